@@ -1,0 +1,118 @@
+"""``python -m journey``: the same functions the pages call, JSON or text out."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from . import __version__
+from .errors import JourneyError
+from .load import load
+from .schema import parse_map_option
+
+EXIT_USAGE = 2
+EXIT_BAD_INPUT = 1
+
+
+def _add_source_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", metavar="FILE", help="event export: CSV/TSV (.gz), Parquet, JSON lines or .xlsx")
+    p.add_argument(
+        "--map",
+        metavar="ROLE=COL,…",
+        help="override detected columns, e.g. user=Customer ID,time=Paid at,event=Type "
+        "(roles: user, time, event, session, channel, device, revenue, quantity, order, product, "
+        "category, page, score)",
+    )
+    p.add_argument(
+        "--date-order", choices=["auto", "dmy", "mdy"], default="auto",
+        help="how to read dates like 01/02/2024 (default: decide from the data, day-first if unclear)",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m journey",
+        description="Customer-journey analytics over e-commerce event logs.",
+    )
+    parser.add_argument("--version", action="version", version=f"journey {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("load", help="load a file and print the load report",
+                       description="Load FILE and print the load report (rows read, loaded, rejected…).")
+    _add_source_args(p)
+    p.add_argument("--rejects", metavar="OUT.csv", help="also write the rejected rows to this CSV")
+
+    p = sub.add_parser("overview", help="headline numbers, top events",
+                       description="Users, events, sessions, orders, revenue, conversion and top events.")
+    _add_source_args(p)
+    p.add_argument("--top", type=int, default=10, help="how many top events (default 10)")
+
+    p = sub.add_parser("sample", help="write the synthetic sample shop",
+                       description="Write the deterministic synthetic shop (CSV, or Parquet by extension).")
+    p.add_argument("--users", type=int, default=3000, help="visitors to simulate (default 3000)")
+    p.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    p.add_argument("--out", required=True, metavar="PATH", help="output file (.csv or .parquet)")
+    return parser
+
+
+def _load(args: argparse.Namespace):
+    return load(args.file, parse_map_option(args.map), date_order=args.date_order)
+
+
+def _emit(args: argparse.Namespace, payload: dict[str, Any], text: str) -> None:
+    if args.json:
+        json.dump(payload, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(text + "\n")
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    log = _load(args)
+    if args.rejects:
+        log.rejects().to_csv(args.rejects, index=False)
+    _emit(args, log.report.to_dict(), log.report.summary())
+    return 0
+
+
+def cmd_overview(args: argparse.Namespace) -> int:
+    from .overview import overview, top_events
+
+    log = _load(args)
+    head = overview(log).iloc[0].to_dict()
+    head = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in head.items()}
+    head = {k: (int(v) if k in ("users", "events", "sessions", "orders", "buyers") else v) for k, v in head.items()}
+    top = top_events(log, args.top)
+    text = "\n".join(
+        [f"{k}: {v:,}" if isinstance(v, int) else f"{k}: {v}" for k, v in head.items()]
+        + ["", "top events:"]
+        + [f"  {r.event}: {r.events:,} events, {r.users:,} users" for r in top.itertuples()]
+    )
+    _emit(args, {**head, "top_events": top.to_dict(orient="records")}, text)
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from .sample import write
+
+    n = write(args.out, users=args.users, seed=args.seed)
+    print(f"wrote {n:,} events for {args.users:,} visitors to {args.out}")
+    return 0
+
+
+COMMANDS = {"load": cmd_load, "overview": cmd_overview, "sample": cmd_sample}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except JourneyError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:  # pragma: no cover
+        return 130

@@ -1,0 +1,155 @@
+"""The one door to DuckDB: databases, settings, ``run(sql, params)`` and identifier quoting.
+
+No other module imports duckdb. Values always travel as bound parameters; identifiers go through
+:func:`quote_ident` and nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+import weakref
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+DEFAULT_THREADS = max(1, os.cpu_count() or 1)
+
+
+def quote_ident(name: str) -> str:
+    """Quote an SQL identifier (column or table name) for DuckDB.
+
+    >>> quote_ident('o"brien')
+    '"o""brien"'
+    """
+    if not isinstance(name, str) or name == "":
+        raise ValueError(f"An identifier must be a non-empty string, got {name!r}")
+    if "\x00" in name:
+        raise ValueError("An identifier cannot contain a NUL character")
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _cleanup(con: duckdb.DuckDBPyConnection, directory: str | None) -> None:
+    try:
+        con.close()
+    except Exception:  # pragma: no cover - closing twice is harmless
+        pass
+    if directory:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+class Database:
+    """One DuckDB database file with its own connection.
+
+    Each dataset (and each browser session's upload) gets its own Database, so nothing one holds is
+    visible to another. By default the file lives in a private temporary directory that is removed
+    when the Database is closed or garbage-collected.
+
+    Parameters
+    ----------
+    path : str, optional
+        A DuckDB database file to open. Default: a new file in a private temporary directory.
+    memory_limit : str, optional
+        DuckDB ``memory_limit`` (e.g. ``"4GB"``); above it DuckDB spills to ``temp_directory``.
+    threads : int, optional
+        Worker threads for DuckDB. Default: every core.
+    read_only : bool
+        Open an existing file read-only.
+    """
+
+    def __init__(
+        self,
+        path: str | None = None,
+        *,
+        memory_limit: str | None = None,
+        threads: int | None = None,
+        read_only: bool = False,
+    ):
+        self._owned_dir = None
+        if path is None:
+            self._owned_dir = tempfile.mkdtemp(prefix="journey-db-")
+            path = os.path.join(self._owned_dir, "journey.duckdb")
+        self.path = path
+        self.temp_directory = os.path.join(self._owned_dir or tempfile.gettempdir(), "spill")
+        config: dict[str, Any] = {"threads": threads or DEFAULT_THREADS, "temp_directory": self.temp_directory}
+        if memory_limit:
+            config["memory_limit"] = memory_limit
+        self._con = duckdb.connect(path, read_only=read_only, config=config)
+        self._lock = threading.Lock()
+        self._finalizer = weakref.finalize(self, _cleanup, self._con, self._owned_dir)
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A new cursor on this database (one per call; safe across threads)."""
+        if not self._finalizer.alive:
+            raise RuntimeError("This database has been closed")
+        return self._con.cursor()
+
+    def run(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pd.DataFrame:
+        """Run one statement with bound parameters and return the result as a DataFrame."""
+        cur = self.cursor()
+        try:
+            return cur.execute(sql, params or None).df()
+        finally:
+            cur.close()
+
+    def rows(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> list[tuple]:
+        """Run one statement and return its rows as tuples."""
+        cur = self.cursor()
+        try:
+            return cur.execute(sql, params or None).fetchall()
+        finally:
+            cur.close()
+
+    def scalar(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> Any:
+        """Run one statement and return the first column of its first row (None when empty)."""
+        rows = self.rows(sql, params)
+        return rows[0][0] if rows else None
+
+    def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> None:
+        """Run one statement for its effect."""
+        cur = self.cursor()
+        try:
+            cur.execute(sql, params or None)
+        finally:
+            cur.close()
+
+    def register(self, name: str, df: pd.DataFrame) -> None:
+        """Copy a pandas DataFrame into a table of this database."""
+        cur = self.cursor()
+        try:
+            cur.register("__journey_frame", df)
+            cur.execute(f"CREATE OR REPLACE TABLE {quote_ident(name)} AS SELECT * FROM __journey_frame")
+            cur.unregister("__journey_frame")
+        finally:
+            cur.close()
+
+    def columns(self, table: str, params: Mapping[str, Any] | None = None) -> list[tuple[str, str]]:
+        """(name, type) of each column of a table, a table function call or a ``(SELECT …)``."""
+        cur = self.cursor()
+        try:
+            cur.execute(f"DESCRIBE SELECT * FROM {table}", params or None)
+            return [(row[0], str(row[1])) for row in cur.fetchall()]
+        finally:
+            cur.close()
+
+    def lock_down(self) -> None:
+        """Forbid file and network access from SQL from now on (hosted mode)."""
+        self.execute("SET enable_external_access = false")
+        self.execute("SET lock_configuration = true")
+
+    def close(self) -> None:
+        """Close the connection and remove the temporary file, if this Database made one."""
+        self._finalizer()
+
+    @property
+    def closed(self) -> bool:
+        return not self._finalizer.alive
+
+
+def is_duckdb_error(exc: BaseException) -> bool:
+    """True when an exception came from DuckDB (so callers need not import duckdb)."""
+    return isinstance(exc, duckdb.Error)

@@ -1,0 +1,198 @@
+"""The event log: a loaded dataset (its DuckDB database, mapping and load report) plus active filters."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import pandas as pd
+
+from .engine import Database, quote_ident
+from .schema import Mapping
+
+EVENTS_TABLE = "events"
+REJECTS_TABLE = "rejects"
+
+
+@dataclass
+class LoadReport:
+    """What a load did with every row. ``rows_read == rows_loaded + rows_rejected`` always.
+
+    Attributes
+    ----------
+    rows_read, rows_loaded, rows_rejected : int
+        Data rows found in the source, kept as events, and rejected.
+    reject_reasons : dict
+        reason → rows (``missing user``, ``missing event``, ``missing time``, ``unreadable time``,
+        ``broken quoting``, ``wrong number of fields``, ``invalid encoding``, ``invalid JSON``).
+    mapping : dict
+        role → source column (None when absent).
+    users, events, sessions, orders : int
+        Distinct users, loaded events, distinct (user, session) pairs, distinct purchase orders.
+    revenue : float
+        Sum of revenue on purchase events.
+    first_ts, last_ts : str
+        ISO 8601 first and last event time.
+    duplicate_rows : int
+        Loaded rows that exactly repeat an earlier row (reported, never removed).
+    """
+
+    source: str
+    format: str
+    encoding: str | None
+    delimiter: str | None
+    rows_read: int
+    rows_loaded: int
+    rows_rejected: int
+    reject_reasons: dict[str, int]
+    mapping: dict[str, str | None]
+    extra_columns: list[str]
+    users: int
+    events: int
+    sessions: int
+    orders: int
+    revenue: float
+    first_ts: str | None
+    last_ts: str | None
+    duplicate_rows: int
+    time_format: str
+    date_order: str | None
+    date_order_ambiguous: bool
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def summary(self) -> str:
+        """A few readable lines for a terminal."""
+        lines = [
+            f"{self.source}: {self.format}" + (f", {self.encoding}" if self.encoding else ""),
+            f"rows read {self.rows_read:,} = loaded {self.rows_loaded:,} + rejected {self.rows_rejected:,}",
+        ]
+        for reason, n in self.reject_reasons.items():
+            lines.append(f"  rejected, {reason}: {n:,}")
+        roles = ", ".join(f"{k}={v}" for k, v in self.mapping.items() if v)
+        lines.append(f"mapping: {roles}")
+        lines.append(f"time read as {self.time_format}")
+        lines.append(
+            f"users {self.users:,}, events {self.events:,}, sessions {self.sessions:,}, orders {self.orders:,}, "
+            f"revenue {self.revenue:,.2f}"
+        )
+        lines.append(f"from {self.first_ts} to {self.last_ts}")
+        lines.extend(f"note: {w}" for w in self.warnings)
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Global filters every analysis respects. Dates are inclusive calendar days."""
+
+    start: dt.date | None = None
+    end: dt.date | None = None
+    channels: tuple[str, ...] = ()
+    devices: tuple[str, ...] = ()
+    users: tuple[str, ...] = ()
+
+    def where(self) -> tuple[str, dict[str, Any]]:
+        clauses, params = [], {}
+        if self.start is not None:
+            clauses.append("ts >= $f_start")
+            params["f_start"] = dt.datetime.combine(self.start, dt.time())
+        if self.end is not None:
+            clauses.append("ts < $f_end")
+            params["f_end"] = dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time())
+        if self.channels:
+            clauses.append("list_contains($f_channels, coalesce(channel, '(none)'))")
+            params["f_channels"] = list(self.channels)
+        if self.devices:
+            clauses.append("list_contains($f_devices, coalesce(device, '(none)'))")
+            params["f_devices"] = list(self.devices)
+        if self.users:
+            clauses.append("list_contains($f_users, user_id)")
+            params["f_users"] = list(self.users)
+        return (" AND ".join(clauses) or "TRUE"), params
+
+    def active(self) -> bool:
+        return self != Filters()
+
+
+class EventLog:
+    """A loaded event log. Analyses take it as their first argument.
+
+    ``log.report`` is the load report, ``log.rejects()`` the rejected rows, ``log.where(...)`` a
+    filtered view of the same data, ``log.source()`` the SQL relation (and parameters) analyses read.
+    """
+
+    def __init__(self, db: Database, report: LoadReport, mapping: Mapping, filters: Filters | None = None):
+        self.db = db
+        self.report = report
+        self.mapping = mapping
+        self.filters = filters or Filters()
+
+    def where(
+        self,
+        *,
+        start: dt.date | None = None,
+        end: dt.date | None = None,
+        channels: list[str] | tuple[str, ...] = (),
+        devices: list[str] | tuple[str, ...] = (),
+        users: list[str] | tuple[str, ...] = (),
+    ) -> "EventLog":
+        """The same log seen through filters (dates inclusive; empty lists mean no filter)."""
+        filters = replace(
+            self.filters, start=start, end=end, channels=tuple(channels), devices=tuple(devices), users=tuple(users)
+        )
+        return EventLog(self.db, self.report, self.mapping, filters)
+
+    def source(self) -> tuple[str, dict[str, Any]]:
+        """``(relation_sql, params)``: the filtered events as a parenthesised subquery."""
+        where, params = self.filters.where()
+        return f"(SELECT * FROM {quote_ident(EVENTS_TABLE)} WHERE {where})", params
+
+    def run(self, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        """Run SQL in which ``{events}`` stands for the filtered events relation."""
+        rel, fparams = self.source()
+        return self.db.run(sql.replace("{events}", rel), {**fparams, **(params or {})})
+
+    def rejects(self) -> pd.DataFrame:
+        """The rejected rows: row_no, reason, detail, raw_line, then the source columns as text."""
+        return self.db.run(f"SELECT * FROM {quote_ident(REJECTS_TABLE)} ORDER BY row_no")
+
+    def head(self, n: int = 20) -> pd.DataFrame:
+        """The first ``n`` events in (user, time) order, after filters."""
+        return self.run("SELECT * FROM {events} ORDER BY user_id, ts, row_no LIMIT $n", {"n": int(n)})
+
+    def to_pandas(self, limit: int | None = None) -> pd.DataFrame:
+        """The filtered events as a DataFrame (for small logs; analyses never need this)."""
+        sql = "SELECT * FROM {events} ORDER BY user_id, ts, row_no"
+        return self.run(sql + (" LIMIT $n" if limit else ""), {"n": int(limit)} if limit else None)
+
+    def distinct_values(self, column: str, limit: int = 200) -> list[str]:
+        """The most frequent values of a column (``(none)`` for missing), most frequent first."""
+        df = self.db.run(
+            f"SELECT coalesce(CAST({quote_ident(column)} AS VARCHAR), '(none)') AS v, count(*) AS n "
+            f"FROM {quote_ident(EVENTS_TABLE)} GROUP BY 1 ORDER BY n DESC, v LIMIT $limit",
+            {"limit": int(limit)},
+        )
+        return df["v"].tolist()
+
+    @property
+    def columns(self) -> list[str]:
+        return [c for c, _ in self.db.columns(quote_ident(EVENTS_TABLE))]
+
+    def fingerprint(self) -> str:
+        """A content key for caches: the report (which includes the mapping) and the filters."""
+        blob = json.dumps(
+            {k: v for k, v in self.report.to_dict().items() if k != "seconds"} | {"filters": repr(self.filters)},
+            sort_keys=True,
+            default=str,
+        )
+        return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+    def __repr__(self) -> str:
+        r = self.report
+        return f"<EventLog {r.source!r}: {r.events:,} events, {r.users:,} users, {r.rows_rejected:,} rejected>"
