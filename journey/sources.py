@@ -81,10 +81,10 @@ def detect_encoding(sample: bytes) -> str:
     if sample:
         even_nuls = sample[0::2].count(0) / max(1, len(sample[0::2]))
         odd_nuls = sample[1::2].count(0) / max(1, len(sample[1::2]))
-        if odd_nuls > 0.3 and even_nuls < 0.05:
-            return "utf-16-le"
-        if even_nuls > 0.3 and odd_nuls < 0.05:
-            return "utf-16-be"
+        guess = "utf-16-le" if odd_nuls > 0.3 and even_nuls < 0.05 else (
+            "utf-16-be" if even_nuls > 0.3 and odd_nuls < 0.05 else None)
+        if guess and _mostly_text(sample[: len(sample) // 2 * 2].decode(guess, errors="replace")):
+            return guess
     control = sum(1 for b in sample[:65536] if b < 9 or 13 < b < 32)
     if b"\x00" in sample or control > max(8, len(sample[:65536]) // 100):
         raise LoadError(
@@ -97,13 +97,18 @@ def detect_encoding(sample: bytes) -> str:
     except UnicodeDecodeError as e:
         if e.start >= len(sample) - 4 and len(sample) == SAMPLE_BYTES:
             return "utf-8"  # a character cut at the sample's end
-    high = [b for b in sample if b >= 0x80]
-    thai = sum(1 for b in high if 0xA1 <= b <= 0xFB)
-    if len(high) >= 4 and thai / len(high) > 0.9:
-        text = sample.decode("cp874", errors="replace")
-        if sum(1 for ch in text if "\u0e00" <= ch <= "\u0e7f") >= 0.8 * len(high):
-            return "cp874"
+    high = [i for i, b in enumerate(sample) if b >= 0x80]
+    thai = [i for i in high if 0xA1 <= sample[i] <= 0xFB]
+    # Thai words are runs of high bytes; accented Latin letters mostly stand alone between ASCII ones.
+    in_runs = sum(1 for i in thai if (i > 0 and sample[i - 1] >= 0xA1) or (i + 1 < len(sample) and sample[i + 1] >= 0xA1))
+    if len(high) >= 4 and len(thai) / len(high) > 0.9 and in_runs / len(thai) > 0.6:
+        return "cp874"
     return "cp1252" if _decodes(sample, "cp1252") else "latin-1"
+
+
+def _mostly_text(text: str) -> bool:
+    printable = sum(1 for ch in text if ch.isprintable() or ch in "\t\r\n")
+    return bool(text) and printable / len(text) > 0.98
 
 
 def _decodes(sample: bytes, encoding: str) -> bool:

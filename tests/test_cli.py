@@ -1,0 +1,71 @@
+"""python -m journey: exit codes and output."""
+
+import json
+import subprocess
+import sys
+
+from journey.cli import main
+
+from .conftest import ROOT, SAMPLE
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "journey", *args], capture_output=True, text=True, cwd=ROOT)
+
+
+def test_load_json_has_the_report(write):
+    path = write("e.csv", "Customer ID,Event Time,Event Name\n007,2024-03-01 10:00,view\n,2024-03-01,view\n")
+    result = run_cli("load", path, "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert (report["rows_read"], report["rows_loaded"], report["rows_rejected"]) == (2, 1, 1)
+    assert report["reject_reasons"] == {"missing user": 1}
+    assert report["mapping"]["user"] == "Customer ID"
+    assert (report["users"], report["events"], report["sessions"]) == (1, 1, 1)
+    assert report["first_ts"] == report["last_ts"] == "2024-03-01T10:00:00"
+
+
+def test_load_with_map_override(write, capsys):
+    path = write("e.csv", "a,b,c\nu1,2024-03-01,x\n")
+    assert main(["load", path, "--map", "user=a,time=b,event=c", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["mapping"]["event"] == "c"
+
+
+def test_load_text_summary(write, capsys):
+    path = write("e.csv", "user_id,timestamp,event\nu1,2024-03-01,x\n")
+    assert main(["load", path]) == 0
+    assert "rows read 1 = loaded 1 + rejected 0" in capsys.readouterr().out
+
+
+def test_rejects_written_to_csv(write, tmp_path, capsys):
+    path = write("e.csv", "user_id,timestamp,event\nu1,2024-03-01,x\nu2,never,x\n")
+    out = tmp_path / "rejects.csv"
+    assert main(["load", path, "--rejects", str(out)]) == 0
+    assert "unreadable time" in out.read_text()
+
+
+def test_bad_file_is_a_message_and_nonzero_exit(write):
+    result = run_cli("load", write("e.csv", ""))
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: ") and "empty" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_map_is_a_message(write, capsys):
+    path = write("e.csv", "user_id,timestamp,event\nu1,2024-03-01,x\n")
+    assert main(["load", path, "--map", "user=nope"]) == 1
+    assert "not in the file" in capsys.readouterr().err
+
+
+def test_overview_json_on_the_sample(capsys):
+    assert main(["overview", SAMPLE, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["users"] == 3000 and out["events"] > 30000
+    assert 0 < out["conversion_rate"] < 1
+
+
+def test_sample_is_deterministic(tmp_path, capsys):
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    assert main(["sample", "--users", "50", "--out", str(a)]) == 0
+    assert main(["sample", "--users", "50", "--out", str(b)]) == 0
+    assert a.read_bytes() == b.read_bytes()
