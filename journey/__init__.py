@@ -7,7 +7,7 @@
 
 from .engine import Database, quote_ident
 from .errors import InvalidParameterError, JourneyError, LoadError, MappingError
-from .load import load
+from .load import load, remap
 from .log import EventLog, Filters, LoadReport
 from .overview import events_per_day, overview, top_events
 from .schema import Mapping, detect_mapping
@@ -29,5 +29,6 @@ __all__ = [
     "load",
     "overview",
     "quote_ident",
+    "remap",
     "top_events",
 ]

@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("sample", help="write the synthetic sample shop",
                        description="Write the deterministic synthetic shop (CSV, or Parquet by extension).")
-    p.add_argument("--users", type=int, default=3000, help="visitors to simulate (default 3000)")
+    p.add_argument("--users", type=int, default=5000, help="visitors to simulate (default 5000, the shipped sample)")
     p.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     p.add_argument("--out", required=True, metavar="PATH", help="output file (.csv or .parquet)")
     return parser
@@ -87,12 +87,24 @@ def cmd_overview(args: argparse.Namespace) -> int:
     head = {k: (int(v) if k in ("users", "events", "sessions", "orders", "buyers") else v) for k, v in head.items()}
     top = top_events(log, args.top)
     text = "\n".join(
-        [f"{k}: {v:,}" if isinstance(v, int) else f"{k}: {v}" for k, v in head.items()]
+        [f"{k}: {_text(k, v)}" for k, v in head.items()]
         + ["", "top events:"]
         + [f"  {r.event}: {r.events:,} events, {r.users:,} users" for r in top.itertuples()]
     )
     _emit(args, {**head, "top_events": top.to_dict(orient="records")}, text)
     return 0
+
+
+def _text(key: str, value: Any) -> str:
+    from . import format as fmt
+
+    if isinstance(value, int):
+        return fmt.count(value)
+    if key.endswith("_rate"):
+        return fmt.percent(value)
+    if isinstance(value, float):
+        return fmt.money(value)
+    return str(value)
 
 
 def cmd_sample(args: argparse.Namespace) -> int:

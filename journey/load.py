@@ -12,13 +12,14 @@ import os
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
 from . import sources
 from .engine import Database, is_duckdb_error, quote_ident
-from .errors import JourneyError, LoadError
+from .errors import InvalidParameterError, JourneyError, LoadError, MappingError
 from .log import EventLog, LoadReport
 from .schema import ORDERS_EVENT, ROLES, Mapping, check_required, detect_mapping
 from .stages import normalised_event_sql, purchase_pattern
@@ -36,6 +37,26 @@ PARSER_REASONS = {
     "CAST": "unreadable value",
 }
 MAX_LINE_BYTES = 8 * 1024 * 1024
+
+
+@dataclass
+class Staged:
+    """A source read into its database (table ``raw``) but not yet mapped to the canonical events.
+
+    A file whose columns cannot be detected stays staged, so the analyst can pick the columns and
+    :func:`build` the events without reading the file again.
+    """
+
+    db: Database
+    info: dict
+    name: str
+
+    @property
+    def columns(self) -> list[str]:
+        return [c for c, _ in self.db.columns("raw") if c != "__row_no"]
+
+    def preview(self, n: int = 5) -> pd.DataFrame:
+        return self.db.run("SELECT * EXCLUDE (__row_no) FROM raw ORDER BY __row_no LIMIT $n", {"n": int(n)})
 
 
 def load(
@@ -70,17 +91,31 @@ def load(
     EventLog
         ``log.report`` is the :class:`LoadReport`; ``log.rejects()`` the rejected rows.
 
+    Raises
+    ------
+    LoadError
+        The file cannot be read (empty, binary, one column…); the message says what to do.
+    MappingError
+        The user or time column cannot be found; ``error.staged`` holds the read rows for :func:`build`.
+
     Example
     -------
-    >>> log = journey.load("data/sample_shop.csv")          # doctest: +SKIP
-    >>> log.report.rows_read == log.report.rows_loaded + log.report.rows_rejected   # doctest: +SKIP
+    >>> log = journey.load("data/sample_shop.csv")
+    >>> log.report.rows_read == log.report.rows_loaded + log.report.rows_rejected
     True
     """
-    if date_order not in DATE_ORDERS:
-        from .errors import InvalidParameterError
+    staged = stage(source, name=name, db=db, memory_limit=memory_limit)
+    try:
+        return build(staged, mapping, date_order=date_order, session_gap_minutes=session_gap_minutes)
+    except MappingError as e:
+        e.staged = staged
+        raise
 
-        raise InvalidParameterError("date_order", date_order, DATE_ORDERS)
+
+def stage(source: Any, *, name: str | None = None, db: Database | None = None, memory_limit: str | None = None) -> Staged:
+    """Read a source into a new database as table ``raw`` (every row, with its row number)."""
     started = time.perf_counter()
+    owned = db is None
     db = db or Database(memory_limit=memory_limit)
     workdir = tempfile.mkdtemp(prefix="journey-load-")
     try:
@@ -91,19 +126,58 @@ def load(
             path = os.fspath(source)
             name = name or os.path.basename(path)
             info = _stage_file(db, path, workdir)
-        overrides = mapping.roles() if isinstance(mapping, Mapping) else (mapping or {})
-        log = _build_events(db, info, overrides, date_order, session_gap_minutes)
-    except JourneyError:
-        raise
-    except Exception as e:  # a reader failing on a file it could not make sense of
+    except Exception as e:
+        if owned:
+            db.close()
+        if isinstance(e, JourneyError):
+            raise
         if is_duckdb_error(e) or isinstance(e, (UnicodeError, OSError, ValueError)):
             raise LoadError(f"Could not read {name or 'the source'}: {_first_line(e)}") from e
-        raise
+        raise  # a bug of ours: let it surface with its traceback
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    log.report.source = name
-    log.report.seconds = round(time.perf_counter() - started, 3)
+    info["stage_seconds"] = time.perf_counter() - started
+    return Staged(db=db, info=info, name=name)
+
+
+def build(
+    staged: Staged,
+    mapping: Mapping | dict[str, str | None] | None = None,
+    *,
+    date_order: str = "auto",
+    session_gap_minutes: float = SESSION_GAP_MINUTES_DEFAULT,
+) -> EventLog:
+    """Map a staged source's columns to the canonical events table and return the event log."""
+    if date_order not in DATE_ORDERS:
+        raise InvalidParameterError("date_order", date_order, DATE_ORDERS)
+    started = time.perf_counter()
+    overrides = mapping.roles() if isinstance(mapping, Mapping) else (mapping or {})
+    try:
+        log = _build_events(staged, overrides, date_order, session_gap_minutes)
+    except JourneyError:
+        raise
+    except Exception as e:
+        if is_duckdb_error(e):
+            raise LoadError(f"Could not build the events of {staged.name}: {_first_line(e)}") from e
+        raise
+    log.report.source = staged.name
+    log.report.seconds = round(staged.info.get("stage_seconds", 0) + time.perf_counter() - started, 3)
     return log
+
+
+def remap(
+    log: EventLog,
+    mapping: Mapping | dict[str, str | None],
+    *,
+    date_order: str = "auto",
+    session_gap_minutes: float = SESSION_GAP_MINUTES_DEFAULT,
+) -> EventLog:
+    """Rebuild a loaded log's events with another column mapping, without reading the file again.
+
+    Returns a new EventLog on the same database; the old one should no longer be used.
+    """
+    staged = Staged(db=log.db, info={**log.source_info, "stage_seconds": 0}, name=log.report.source)
+    return build(staged, mapping, date_order=date_order, session_gap_minutes=session_gap_minutes)
 
 
 def _first_line(e: BaseException) -> str:
@@ -349,7 +423,8 @@ def _number(col_sql: str, col_type: str) -> str:
     return f"try_cast(nullif({cleaned}, '') AS DOUBLE)"
 
 
-def _build_events(db: Database, info: dict, overrides: dict, date_order: str, gap_minutes: float) -> EventLog:
+def _build_events(staged: Staged, overrides: dict, date_order: str, gap_minutes: float) -> EventLog:
+    db, info = staged.db, staged.info
     typed = [(c, t) for c, t in db.columns("raw") if c != "__row_no"]
     columns = [c for c, _ in typed]
     types = dict(typed)
@@ -452,7 +527,8 @@ def _build_events(db: Database, info: dict, overrides: dict, date_order: str, ga
     report = _report(db, info, mapping, fmt, roles, columns)
     db.execute("DROP VIEW IF EXISTS parsed")
     db.execute("DROP TABLE IF EXISTS checked")
-    return EventLog(db=db, report=report, mapping=mapping)
+    return EventLog(db=db, report=report, mapping=mapping, source_info=info)
+
 
 
 def _is_unit_price(column: str) -> bool:
@@ -472,11 +548,11 @@ def _extra_names(extras: list[str]) -> list[str]:
 
 
 def _report(db: Database, info: dict, mapping: Mapping, fmt, roles: dict, columns: list[str]) -> LoadReport:
-    rows_loaded, users, sessions, first_ts, last_ts, unreadable_revenue = db.rows(
-        f"""
+    rows_loaded, users, sessions, first_ts, last_ts, content = db.rows(
+        """
         SELECT count(*), count(DISTINCT user_id), count(DISTINCT (user_id, session_id)), min(ts), max(ts),
-               0
-        FROM events
+               coalesce(sum(hash(e)::HUGEINT), 0)::VARCHAR
+        FROM events e
         """
     )[0]
     reasons = dict(db.rows("SELECT reason, count(*) FROM rejects GROUP BY reason ORDER BY count(*) DESC"))
@@ -528,7 +604,7 @@ def _report(db: Database, info: dict, mapping: Mapping, fmt, roles: dict, column
         events=int(rows_loaded),
         sessions=int(sessions),
         orders=int(purchases[1]),
-        revenue=float(purchases[2] or 0.0),
+        revenue=round(float(purchases[2] or 0.0), 2),
         first_ts=first_ts.isoformat() if first_ts is not None else None,
         last_ts=last_ts.isoformat() if last_ts is not None else None,
         duplicate_rows=int(duplicate_rows or 0),
@@ -536,4 +612,5 @@ def _report(db: Database, info: dict, mapping: Mapping, fmt, roles: dict, column
         date_order=fmt.date_order if fmt.kind == "text" else None,
         date_order_ambiguous=fmt.ambiguous,
         warnings=warnings,
+        content_hash=f"{content}-{rows_loaded}-{rows_rejected}",
     )

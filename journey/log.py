@@ -63,6 +63,7 @@ class LoadReport:
     date_order_ambiguous: bool
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    content_hash: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -127,11 +128,19 @@ class EventLog:
     filtered view of the same data, ``log.source()`` the SQL relation (and parameters) analyses read.
     """
 
-    def __init__(self, db: Database, report: LoadReport, mapping: Mapping, filters: Filters | None = None):
+    def __init__(
+        self,
+        db: Database,
+        report: LoadReport,
+        mapping: Mapping,
+        filters: Filters | None = None,
+        source_info: dict | None = None,
+    ):
         self.db = db
         self.report = report
         self.mapping = mapping
         self.filters = filters or Filters()
+        self.source_info = source_info or {}
 
     def where(
         self,
@@ -146,7 +155,7 @@ class EventLog:
         filters = replace(
             self.filters, start=start, end=end, channels=tuple(channels), devices=tuple(devices), users=tuple(users)
         )
-        return EventLog(self.db, self.report, self.mapping, filters)
+        return EventLog(self.db, self.report, self.mapping, filters, self.source_info)
 
     def source(self) -> tuple[str, dict[str, Any]]:
         """``(relation_sql, params)``: the filtered events as a parenthesised subquery."""
@@ -185,13 +194,17 @@ class EventLog:
         return [c for c, _ in self.db.columns(quote_ident(EVENTS_TABLE))]
 
     def fingerprint(self) -> str:
-        """A content key for caches: the report (which includes the mapping) and the filters."""
+        """A cache key from the content: a hash of every loaded row, the mapping, and the filters.
+
+        Two sessions get the same key only when they hold the same rows, so a shared cache never
+        serves one session's results to another that holds different data.
+        """
         blob = json.dumps(
-            {k: v for k, v in self.report.to_dict().items() if k != "seconds"} | {"filters": repr(self.filters)},
+            {"content": self.report.content_hash, "mapping": self.report.mapping, "filters": repr(self.filters)},
             sort_keys=True,
             default=str,
         )
-        return hashlib.sha256(blob.encode()).hexdigest()[:24]
+        return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
     def __repr__(self) -> str:
         r = self.report

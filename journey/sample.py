@@ -1,6 +1,6 @@
 """A deterministic synthetic shop: visitors, browsing, carts, checkouts, orders, reviews, NPS, churn.
 
-``python -m journey sample --users 3000 --out data/sample_shop.csv`` writes the shipped sample.
+``python -m journey sample --users 5000 --out data/sample_shop.csv`` writes the shipped sample.
 The same seed always gives the same file.
 
 Planted incident: during ``INCIDENT_START`` … ``INCIDENT_END`` the payment step fails on mobile:
@@ -32,7 +32,7 @@ def _pick(rng: random.Random, weighted: list[tuple[str, float]]) -> str:
     return rng.choices([v for v, _ in weighted], weights=[w for _, w in weighted])[0]
 
 
-def generate(users: int = 3000, seed: int = 7) -> pd.DataFrame:
+def generate(users: int = 5000, seed: int = 7) -> pd.DataFrame:
     """The sample shop's event log as a DataFrame (columns: ``COLUMNS``), in time order per user."""
     rng = random.Random(seed)
     rows: list[list] = []
@@ -41,8 +41,8 @@ def generate(users: int = 3000, seed: int = 7) -> pd.DataFrame:
         user_id = f"{u:06d}"
         channel = _pick(rng, CHANNELS)
         device = _pick(rng, DEVICES)
-        t = START + dt.timedelta(seconds=rng.uniform(0, DAYS * 86400 * 0.85))
-        engagement = rng.betavariate(2, 5)  # how keen this visitor is
+        t = START + dt.timedelta(seconds=rng.uniform(0, DAYS * 86400))
+        engagement = rng.betavariate(1.2, 6)  # how keen this visitor is
         loyal = rng.random() < 0.25
         sessions = 1 + int(rng.expovariate(1 / (1.0 + 4 * engagement)))
         bought = 0
@@ -70,7 +70,7 @@ def _session(rng, rows, user_id, t, channel, device, keen, loyal, orders) -> int
         rows.append([user_id, t, event, channel, device, page, product, category, order, revenue, score])
 
     emit("page_view", "/", gap=(0, 1))
-    if rng.random() < 0.28 - 0.1 * keen:
+    if rng.random() < 0.45 - 0.3 * keen:
         return 0  # bounce
     category = rng.choice(list(CATEGORIES))
     if rng.random() < 0.45:
@@ -83,7 +83,7 @@ def _session(rng, rows, user_id, t, channel, device, keen, loyal, orders) -> int
         lo, hi = CATEGORIES[category]
         price = round(rng.uniform(lo, hi), 2)
         emit("product_view", f"/p/{product}", product, category, gap=(10, 180))
-        if rng.random() < 0.2 + 0.5 * keen:
+        if rng.random() < 0.1 + 0.5 * keen:
             emit("add_to_cart", f"/p/{product}", product, category)
             cart.append((product, category, price))
         if rng.random() < 0.15:
@@ -91,7 +91,7 @@ def _session(rng, rows, user_id, t, channel, device, keen, loyal, orders) -> int
     if not cart:
         return 0
     emit("view_cart", "/cart")
-    if rng.random() > 0.55 + 0.4 * keen:
+    if rng.random() > 0.4 + 0.5 * keen:
         return 0  # cart abandoned
     emit("begin_checkout", "/checkout")
     emit("add_payment_info", "/checkout/payment", gap=(20, 240))
@@ -117,7 +117,7 @@ def _session(rng, rows, user_id, t, channel, device, keen, loyal, orders) -> int
     return 1
 
 
-def write(path: str, users: int = 3000, seed: int = 7) -> int:
+def write(path: str, users: int = 5000, seed: int = 7) -> int:
     """Generate and write the sample (CSV, or Parquet when the path ends in .parquet); return its rows."""
     df = generate(users=users, seed=seed)
     if path.endswith(".parquet"):

@@ -60,7 +60,7 @@ def test_bad_map_is_a_message(write, capsys):
 def test_overview_json_on_the_sample(capsys):
     assert main(["overview", SAMPLE, "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["users"] == 3000 and out["events"] > 30000
+    assert out["users"] == 5000 and out["events"] > 30000
     assert 0 < out["conversion_rate"] < 1
 
 

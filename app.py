@@ -1,0 +1,20 @@
+"""Journey: routes the pages and draws the shared sidebar (data source, filters)."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from journey.ui import widgets
+
+HERE = Path(__file__).parent
+
+st.set_page_config(page_title="Journey", page_icon=":material/route:", layout="wide")
+
+pages = st.navigation(
+    [
+        st.Page(HERE / "pages" / "overview.py", title="Overview", icon=":material/dashboard:", default=True),
+        st.Page(HERE / "pages" / "data.py", title="Data & mapping", icon=":material/table_view:"),
+    ]
+)
+widgets.sidebar()
+pages.run()

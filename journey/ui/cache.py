@@ -1,0 +1,24 @@
+"""Cached analysis calls, keyed by the dataset's content fingerprint and the parameters.
+
+The log itself is passed as ``_log`` so Streamlit does not hash it; the key is its content
+fingerprint, so two sessions share a cached result only when they hold the very same rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import streamlit as st
+
+from journey.log import EventLog
+
+
+@st.cache_data(max_entries=256, ttl=3600, show_spinner=False)
+def _cached(name: str, fingerprint: str, params: tuple, _fn: Callable, _log: EventLog) -> Any:
+    return _fn(_log, **dict(params))
+
+
+def compute(fn: Callable, log: EventLog, **params: Any) -> Any:
+    """``fn(log, **params)``, cached by (function, content fingerprint, parameters)."""
+    return _cached(f"{fn.__module__}.{fn.__qualname__}", log.fingerprint(), tuple(sorted(params.items())), fn, log)

@@ -1,0 +1,125 @@
+"""Shared widgets: the sidebar (data source and global filters) and the load report."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import streamlit as st
+
+from journey import format as fmt
+from journey.log import EventLog, Filters, LoadReport
+
+from . import state
+
+SOURCES = ("Sample shop", "Upload a file", "Open a file by path")
+
+
+def sidebar() -> EventLog | None:
+    """Draw the data-source picker and the filters; return the selected (unfiltered) log."""
+    with st.sidebar:
+        st.subheader("Data")
+        options = SOURCES[:2] if state.hosted() else SOURCES
+        kind = st.radio("Source", options, key="source_kind", label_visibility="collapsed")
+        if kind == "Sample shop":
+            state.use_sample()
+        elif kind == "Upload a file":
+            upload = st.file_uploader(
+                "Event export",
+                type=state.UPLOAD_TYPES,
+                key="upload",
+                help="CSV or TSV (also .gz), Parquet, JSON lines or Excel .xlsx. Columns are detected; "
+                "you can change the mapping on the Data page.",
+            )
+            if upload is not None:
+                with st.spinner(f"Loading {upload.name}…"):
+                    state.use_upload(upload.name, upload.getvalue(), upload.file_id)
+        else:
+            files = state.listed_files()
+            choice = st.selectbox(
+                "Files in the data folders", ["(type a path below)", *files], key="path_choice",
+                help="data/ and the folder in JOURNEY_DATA_DIR",
+            )
+            typed = st.text_input("Path", key="path_text", placeholder="/path/to/events.csv")
+            path = typed or (choice if choice in files else "")
+            if path and st.button("Open", key="path_open", type="primary"):
+                with st.spinner(f"Loading {path}…"):
+                    state.use_path(path)
+        error = state.load_error()
+        if error:
+            st.error(error)
+        log = state.current_log()
+        if log is not None:
+            st.caption(f"**{log.report.source}**: {fmt.count(log.report.events)} events, "
+                       f"{fmt.count(log.report.users)} users")
+            _filters(log)
+    return log
+
+
+def _filters(log: EventLog) -> None:
+    state.reset_filters_if_dataset_changed()
+    st.subheader("Filters")
+    r = log.report
+    first = dt.date.fromisoformat(r.first_ts[:10]) if r.first_ts else None
+    last = dt.date.fromisoformat(r.last_ts[:10]) if r.last_ts else None
+    current: Filters = st.session_state.get("filters", Filters())
+    start, end = current.start, current.end
+    if first and last:
+        picked = st.date_input(
+            "Dates", value=(start or first, end or last), min_value=first, max_value=last,
+            key="filter_dates",
+        )
+        if isinstance(picked, (tuple, list)) and len(picked) == 2:
+            start = picked[0] if picked[0] != first else None
+            end = picked[1] if picked[1] != last else None
+    channels = devices = ()
+    if r.mapping.get("channel"):
+        channels = tuple(st.multiselect("Channel", log.distinct_values("channel"), key="filter_channel"))
+    if r.mapping.get("device"):
+        devices = tuple(st.multiselect("Device", log.distinct_values("device"), key="filter_device"))
+    state.set_filters(Filters(start=start, end=end, channels=channels, devices=devices, users=current.users))
+
+
+def no_data() -> None:
+    st.info("Pick a data source in the sidebar: the sample shop, an upload, or a file by path.")
+
+
+def load_summary(report: LoadReport) -> None:
+    """One line of accounting, with the details (reasons, warnings) in an expander."""
+    line = (
+        f"Loaded **{fmt.count(report.rows_loaded)}** of {fmt.count(report.rows_read)} rows "
+        f"from {report.source} · **{fmt.count(report.rows_rejected)}** rejected · {report.seconds:.1f} s"
+    )
+    if report.rows_rejected or report.warnings:
+        st.warning(line + " — see the load report below.", icon=":material/warning:")
+    else:
+        st.success(line, icon=":material/check_circle:")
+
+
+def load_report(log: EventLog, key: str) -> None:
+    """The full load report: accounting, reasons, mapping, warnings, rejected rows to download."""
+    r = log.report
+    cols = st.columns(4)
+    cols[0].metric("Rows read", fmt.count(r.rows_read))
+    cols[1].metric("Rows loaded", fmt.count(r.rows_loaded))
+    cols[2].metric("Rows rejected", fmt.count(r.rows_rejected))
+    cols[3].metric("Duplicate rows (kept)", fmt.count(r.duplicate_rows))
+    details = [f"Format: {r.format}" + (f", encoding {r.encoding}" if r.encoding else "")
+               + (f", delimiter {r.delimiter!r}" if r.delimiter else ""),
+               f"Time read as {r.time_format}"]
+    st.caption(" · ".join(details))
+    for w in r.warnings:
+        st.warning(w)
+    if r.reject_reasons:
+        st.dataframe(
+            [{"reason": k, "rows": v} for k, v in r.reject_reasons.items()], hide_index=True,
+            column_config={"rows": st.column_config.NumberColumn(format="localized")},
+        )
+        rejects = log.rejects()
+        st.download_button(
+            f"Download the {fmt.count(len(rejects))} rejected rows (CSV)",
+            rejects.to_csv(index=False).encode("utf-8"),
+            file_name=f"{r.source}.rejects.csv",
+            mime="text/csv",
+            key=f"rejects_{key}",
+            icon=":material/download:",
+        )

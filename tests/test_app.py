@@ -1,0 +1,104 @@
+"""Every page runs in Streamlit's AppTest, on the sample and on a file of the user's."""
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from .conftest import ROOT, SAMPLE
+
+APP = f"{ROOT}/app.py"
+
+
+def metrics(at):
+    return {m.label: m.value for m in at.metric}
+
+
+@pytest.fixture
+def app():
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def test_overview_on_the_sample(app):
+    df = pd.read_csv(SAMPLE, dtype=str)
+    m = metrics(app)
+    assert m["Users"] == f"{df['user_id'].nunique():,}"
+    assert m["Events"] == f"{len(df):,}"
+    assert m["Orders"] == f"{df.loc[df['event'] == 'purchase', 'order_id'].nunique():,}"
+    assert "Loaded" in app.success[0].value
+
+
+def test_device_filter_changes_the_numbers(app):
+    df = pd.read_csv(SAMPLE, dtype=str)
+    device = [w for w in app.sidebar.multiselect if w.label == "Device"][0]
+    device.set_value(["mobile"]).run()
+    assert not app.exception
+    mobile = df[df["device"] == "mobile"]
+    assert metrics(app)["Events"] == f"{len(mobile):,}"
+    assert metrics(app)["Users"] == f"{mobile['user_id'].nunique():,}"
+
+
+def open_path(at, path):
+    at.sidebar.radio(key="source_kind").set_value("Open a file by path").run()
+    at.sidebar.text_input(key="path_text").input(path).run()
+    at.sidebar.button(key="path_open").click().run()
+    assert not at.exception
+
+
+def test_open_a_file_by_path_shows_its_counts(app, write):
+    path = write(
+        "shop.csv",
+        "Customer ID,Event Time,Event Name,Amount\n"
+        "007,2567-03-01 10:00,view,\n007,2567-03-01 10:05,purchase,\"1,000\"\n"
+        "008,2567-03-02 10:00,view,\n,2567-03-02 10:00,view,\n",
+    )
+    open_path(app, path)
+    m = metrics(app)
+    assert (m["Users"], m["Events"], m["Orders"], m["Revenue"]) == ("2", "3", "1", "1,000")
+    assert m["Visit → purchase"] == "50.0 %"
+    assert "1** rejected" in app.warning[0].value
+
+
+def test_bad_file_gives_a_message_and_the_app_keeps_working(app, write):
+    open_path(app, write("empty.csv", ""))
+    assert any("empty" in e.value for e in app.sidebar.error)
+    app.sidebar.radio(key="source_kind").set_value("Sample shop").run()
+    assert not app.exception
+    assert metrics(app)["Users"] == "5,000"
+
+
+def test_data_page_changes_the_mapping_and_it_sticks(app, write):
+    path = write("m.csv", "user_id,timestamp,event,other\nu1,2024-03-01,view,x1\nu2,2024-03-01,view,x1\n")
+    open_path(app, path)
+    assert metrics(app)["Users"] == "2"
+    app.switch_page("pages/data.py").run()
+    assert not app.exception
+    app.selectbox(key="map_user").set_value("other")
+    app.button[0].click().run()  # the form's submit button
+    assert not app.exception
+    assert app.session_state["dataset_settings"][app.session_state["current_dataset"]].overrides["user"] == "other"
+    app.switch_page("pages/overview.py").run()
+    assert metrics(app)["Users"] == "1"
+
+
+def test_undetectable_columns_are_picked_on_the_data_page(app, write):
+    open_path(app, write("m.csv", "a,b,c\nu1,2024-03-01,view\nu2,2024-03-02,buy\n"))
+    assert any("Data & mapping" in e.value for e in app.sidebar.error)
+    app.switch_page("pages/data.py").run()
+    assert not app.exception
+    app.selectbox(key="map_user").set_value("a")
+    app.selectbox(key="map_time").set_value("b")
+    app.selectbox(key="map_event").set_value("c")
+    app.button[0].click().run()
+    assert not app.exception
+    app.switch_page("pages/overview.py").run()
+    assert (metrics(app)["Users"], metrics(app)["Events"]) == ("2", "2")
+
+
+def test_data_page_on_the_sample(app):
+    app.switch_page("pages/data.py").run()
+    assert not app.exception
+    assert app.title[0].value == "Data & mapping"
+    assert len(app.dataframe) >= 1
