@@ -130,7 +130,18 @@ ROLE_NAMES = {canonical: role for role, canonical in ROLES.items()} | {"timestam
 
 
 def detect_mapping(columns: list[str]) -> Mapping:
-    """Guess each role's column from the header names (case-, space- and punctuation-insensitive)."""
+    """Guess each role's column from the header names (case-, space- and punctuation-insensitive).
+
+    Returns
+    -------
+    Mapping
+        role → column for each role found (the first alias in ``ALIASES`` wins), ``extras`` the rest.
+
+    Example
+    -------
+    >>> detect_mapping(["Customer ID", "Event Time", "Event Name"]).user
+    'Customer ID'
+    """
     by_norm: dict[str, str] = {}
     for c in columns:
         by_norm.setdefault(normalise(c), c)

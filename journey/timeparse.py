@@ -59,6 +59,7 @@ class TimeFormat:
     date_order: str = "dmy"
     ambiguous: bool = False
     zoned: bool = False
+    day_month_seen: bool = False
 
     def describe(self) -> str:
         if self.kind == "epoch":
@@ -67,6 +68,8 @@ class TimeFormat:
             return "compact YYYYMMDD"
         if self.kind == "native":
             return "timestamp"
+        if not self.day_month_seen:
+            return "text (year first)"
         order = {"dmy": "day-first", "mdy": "month-first"}[self.date_order]
         return f"text ({order}{', assumed' if self.ambiguous else ''})"
 
@@ -191,13 +194,14 @@ def detect_time_format(
         magnitude = abs(magnitude or 0)
         unit = "s" if magnitude < 1e11 else "ms" if magnitude < 1e14 else "us" if magnitude < 1e17 else "ns"
         return TimeFormat("epoch", unit=unit)
+    seen = bool(dmy_like)
     if date_order in ("dmy", "mdy"):
-        return TimeFormat("text", date_order=date_order)
+        return TimeFormat("text", date_order=date_order, day_month_seen=seen)
     if first_over and not second_over:
-        return TimeFormat("text", date_order="dmy")
+        return TimeFormat("text", date_order="dmy", day_month_seen=seen)
     if second_over and not first_over:
-        return TimeFormat("text", date_order="mdy")
-    return TimeFormat("text", date_order="dmy", ambiguous=bool(dmy_like) and not (first_over and second_over))
+        return TimeFormat("text", date_order="mdy", day_month_seen=seen)
+    return TimeFormat("text", date_order="dmy", ambiguous=seen and not (first_over and second_over), day_month_seen=seen)
 
 
 def _plausible_compact(db: Database, source: str, text: str) -> bool:

@@ -32,7 +32,7 @@ cols[5].metric(
 )
 st.caption(
     f"{head['first_ts']:%d %b %Y %H:%M} – {head['last_ts']:%d %b %Y %H:%M} · "
-    f"{fmt.count(head['buyers'])} buyers of {fmt.count(head['users'])} users"
+    f"{fmt.count(head['buyers'])} of {fmt.count(head['users'])} users bought"
     + (" · filtered" if log.filters.active() else "")
 )
 

@@ -1,0 +1,64 @@
+"""A person's path through the app in a real Chromium: the sample, then an upload of their own."""
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+UPLOAD = (
+    "\ufeffCustomer ID,Event Time,Event Name,Order Total\n"
+    "00017,2567-03-01 10:15,Product View,\n"
+    "00017,2567-03-01 10:20,Purchase,\"1,250.00\"\n"
+    "00018,2567-03-02 09:00,Product View,\n"
+    ",2567-03-02 09:30,Product View,\n"
+    "00019,31/02/2567,Product View,\n"
+    "00020,2567-03-03 12:00,Product View,\n"
+)
+
+
+def metric_values(page):
+    labels = page.locator('[data-testid="stMetricLabel"]').all_inner_texts()
+    values = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
+    return {label.strip(): value.strip() for label, value in zip(labels, values)}
+
+
+def wait_for_metric(page, label, value, timeout=60_000):
+    page.wait_for_function(
+        """([label, value]) => {
+            const labels = [...document.querySelectorAll('[data-testid="stMetricLabel"]')].map(e => e.innerText.trim());
+            const values = [...document.querySelectorAll('[data-testid="stMetricValue"]')].map(e => e.innerText.trim());
+            return labels.some((l, i) => l === label && values[i] === value);
+        }""",
+        arg=[label, value],
+        timeout=timeout,
+    )
+
+
+def test_sample_then_upload_shows_the_uploads_real_counts(server, browser, shot, tmp_path):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.goto(server)
+    wait_for_metric(page, "Users", "5,000")
+    shot(page, "1-overview-sample")
+
+    page.get_by_text("Upload a file").click()
+    path = tmp_path / "thai_shop.csv"
+    path.write_text(UPLOAD, encoding="utf-8")
+    page.locator('input[type="file"]').set_input_files(str(path))
+    wait_for_metric(page, "Users", "3")
+    m = metric_values(page)
+    assert (m["Events"], m["Orders"], m["Revenue"], m["Visit → purchase"]) == ("4", "1", "1,250", "33.3 %")
+    page.get_by_text("Loaded 4 of 6 rows from thai_shop.csv").wait_for()
+    shot(page, "2-overview-upload")
+
+    page.get_by_text("Data & mapping").click()
+    page.get_by_text("Column mapping").wait_for()
+    wait_for_metric(page, "Rows rejected", "2")
+    page.get_by_text("Download the 2 rejected rows (CSV)").wait_for()
+    shot(page, "3-data-upload")
+
+    # another visitor, in their own browser session, sees the sample and not this upload
+    other = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    other.goto(server)
+    wait_for_metric(other, "Users", "5,000")
+    assert "thai_shop.csv" not in other.content()
+    context.close()
