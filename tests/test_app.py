@@ -102,3 +102,25 @@ def test_data_page_on_the_sample(app):
     assert not app.exception
     assert app.title[0].value == "Data & mapping"
     assert len(app.dataframe) >= 1
+
+
+def test_upload_goes_through_a_temporary_file_that_is_removed():
+    """The uploader hands bytes to state.use_upload; the browser test drives the real widget."""
+
+    def script():
+        import glob
+        import tempfile
+
+        import streamlit as st
+
+        from journey.ui import state
+
+        before = set(glob.glob(f"{tempfile.gettempdir()}/journey-upload-*"))
+        log = state.use_upload("orders.csv", b"Customer,Order Date,Amount\nc1,20240301,10\nc2,20240302,5\n", "u1")
+        after = set(glob.glob(f"{tempfile.gettempdir()}/journey-upload-*"))
+        st.metric("Events", log.report.events)
+        st.metric("Leftover upload folders", len(after - before))
+
+    at = AppTest.from_function(script, default_timeout=60).run()
+    assert not at.exception
+    assert metrics(at) == {"Events": "2", "Leftover upload folders": "0"}

@@ -1,0 +1,47 @@
+"""The one door to DuckDB: quoting, parameters, private databases."""
+
+import os
+
+import pytest
+
+import journey
+from journey.engine import Database, quote_ident
+
+HOSTILE = ['o\'brien', 'a"b', 'x"; DROP TABLE events; --', "名前", "with space"]
+
+
+@pytest.mark.parametrize("name, quoted", [("user_id", '"user_id"'), ('a"b', '"a""b"'), ("o'brien", '"o\'brien"')])
+def test_quote_ident(name, quoted):
+    assert quote_ident(name) == quoted
+
+
+@pytest.mark.parametrize("bad", ["", None, "a\x00b"])
+def test_quote_ident_refuses_what_cannot_be_a_name(bad):
+    with pytest.raises(ValueError):
+        quote_ident(bad)
+
+
+def test_hostile_column_names_load_as_plain_columns(write):
+    header = ",".join(["user_id", "timestamp", "event", *[f'"{h.replace(chr(34), chr(34) * 2)}"' for h in HOSTILE]])
+    log = journey.load(write("h.csv", header + "\nu1,2024-03-01,x,1,2,3,4,5\n"))
+    assert log.report.rows_loaded == 1
+    assert set(HOSTILE) <= set(log.columns)
+    assert journey.overview(log).iloc[0].events == 1
+
+
+def test_hostile_values_are_data(write):
+    value = "x'); DROP TABLE events; --"
+    log = journey.load(write("h.csv", f"user_id,timestamp,event\n\"{value}\",2024-03-01,\"{value}\"\n"))
+    assert log.to_pandas()["event"].tolist() == [value]
+    assert log.where(users=[value]).head()["user_id"].tolist() == [value]
+
+
+def test_each_database_is_private_and_removed_on_close():
+    a, b = Database(), Database()
+    a.execute("CREATE TABLE t AS SELECT 1 AS x")
+    assert b.scalar("SELECT count(*) FROM duckdb_tables() WHERE table_name = 't'") == 0
+    path = a.path
+    assert os.path.exists(path)
+    a.close()
+    assert not os.path.exists(path)
+    assert a.closed
