@@ -53,6 +53,7 @@ class Staged:
 
     @property
     def columns(self) -> list[str]:
+        """The source's columns, as read."""
         return [c for c, _ in self.db.columns("raw") if c != "__row_no"]
 
     def preview(self, n: int = 5) -> pd.DataFrame:
@@ -223,8 +224,10 @@ def _stage_file(db: Database, path: str, workdir: str) -> dict:
 
 
 def _create_raw(db: Database, select_sql: str, params: dict | None = None) -> None:
-    """Create `raw` from a SELECT whose first column is __row_no."""
+    """Create table `raw` from a SELECT whose first column is __row_no (replacing any earlier `raw`)."""
+    db.execute("DROP VIEW IF EXISTS raw")
     db.execute(f"CREATE OR REPLACE TABLE raw AS {select_sql}", params)
+    db.execute("DROP TABLE IF EXISTS raw_rows")
 
 
 def _create_parser_rejects(db: Database, rows: list[tuple[int, str, str]]) -> None:
@@ -247,11 +250,14 @@ def _stage_csv(db: Database, path: str, gz: bool, encoding: str, workdir: str) -
     )
     cur = db.cursor()  # DuckDB's reject tables are temporary: read and inspect them on one cursor
     try:
+        cur.execute("DROP VIEW IF EXISTS raw")
         cur.execute(
-            f"CREATE OR REPLACE TABLE raw AS SELECT row_number() OVER () AS __row_no, * FROM {reader}",
+            f"CREATE OR REPLACE TABLE raw_rows AS SELECT * FROM {reader}",
             {"path": path, "columns": _varchar_columns(dialect.header), "delim": dialect.delimiter,
              "compression": "gzip" if gz else "none"},
         )
+        # Insertion order is file order, so rowid + 1 is the record number (no window function needed).
+        cur.execute("CREATE VIEW raw AS SELECT rowid + 1 AS __row_no, * FROM raw_rows")
         errors = cur.execute(
             "SELECT line, any_value(error_type ORDER BY column_idx), any_value(csv_line) "
             "FROM csv_rejects GROUP BY line ORDER BY line"
@@ -290,20 +296,19 @@ def _renumber_around_rejects(db: Database) -> None:
 
     The i-th kept record is record ``i + #{rejected r_j : r_j - j < i}`` (r_j sorted, j from 1).
     """
-    db.execute(
+    _create_raw(
+        db,
         """
-        CREATE OR REPLACE TABLE raw AS
         WITH r AS (
             SELECT row_no - row_number() OVER (ORDER BY row_no) AS below, row_number() OVER (ORDER BY row_no) AS j
             FROM parser_rejects
-        ), thresholds AS (SELECT below, max(j) AS j FROM r GROUP BY below)
-        SELECT * REPLACE (raw.__row_no + coalesce(t.j, 0) AS __row_no)
-        FROM raw ASOF LEFT JOIN thresholds t ON raw.__row_no > t.below
-        ORDER BY raw.__row_no
-        """
+        ), thresholds AS (SELECT below, max(j) AS j FROM r GROUP BY below),
+        kept AS (SELECT rowid + 1 AS __row_no, * FROM raw_rows)
+        SELECT kept.* REPLACE (kept.__row_no + coalesce(t.j, 0) AS __row_no)
+        FROM kept ASOF LEFT JOIN thresholds t ON kept.__row_no > t.below
+        ORDER BY kept.__row_no
+        """,
     )
-    db.execute("ALTER TABLE raw DROP COLUMN IF EXISTS below")
-    db.execute("ALTER TABLE raw DROP COLUMN IF EXISTS j")
 
 
 def _stage_parquet(db: Database, path: str) -> dict:
@@ -459,6 +464,8 @@ def _build_events(staged: Staged, overrides: dict, date_order: str, gap_minutes:
     extras = [c for c in columns if c not in roles.values()]
     extra_names = _extra_names(extras)
     extra_sql = "".join(f", {q(c)} AS {q(n)}" for c, n in zip(extras, extra_names))
+    # the source values as text, for the rejects table (unused columns are pruned from the events pass)
+    src_sql = "".join(f", CAST({q(c)} AS VARCHAR) AS {q(f'__src_{i}')}" for i, c in enumerate(columns))
 
     db.execute(
         f"""
@@ -474,6 +481,7 @@ def _build_events(staged: Staged, overrides: dict, date_order: str, gap_minutes:
             {score_expr} AS score,
             {_text(q(time_col))} AS raw_time
             {extra_sql}
+            {src_sql}
         FROM raw
         """
     )
@@ -481,7 +489,7 @@ def _build_events(staged: Staged, overrides: dict, date_order: str, gap_minutes:
         "CASE WHEN user_id IS NULL THEN 'missing user' WHEN event IS NULL THEN 'missing event' "
         "WHEN raw_time IS NULL THEN 'missing time' WHEN ts IS NULL THEN 'unreadable time' END"
     )
-    db.execute(f"CREATE OR REPLACE TABLE checked AS SELECT *, {reason} AS reject_reason FROM parsed")
+    db.execute(f"CREATE OR REPLACE VIEW checked AS SELECT *, {reason} AS reject_reason FROM parsed")
 
     gap_seconds = float(gap_minutes) * 60
     extra_out = "".join(f", {q(n)}" for n in extra_names)
@@ -509,24 +517,24 @@ def _build_events(staged: Staged, overrides: dict, date_order: str, gap_minutes:
         """,
         {"gap": gap_seconds},
     )
-    raw_cols = "".join(f", CAST(r.{q(c)} AS VARCHAR) AS {q(c)}" for c in columns)
+    src_cols = "".join(f", {q(f'__src_{i}')} AS {q(c)}" for i, c in enumerate(columns))
     db.execute(
         f"""
         CREATE OR REPLACE TABLE rejects AS
         SELECT row_no, reason, detail, raw_line {''.join(f', CAST(NULL AS VARCHAR) AS {q(c)}' for c in columns)}
         FROM parser_rejects
         UNION ALL
-        SELECT c.row_no, c.reject_reason AS reason,
-               CASE WHEN c.reject_reason = 'unreadable time' THEN c.raw_time END AS detail,
-               CAST(NULL AS VARCHAR) AS raw_line {raw_cols}
-        FROM checked c JOIN raw r ON r.__row_no = c.row_no
-        WHERE c.reject_reason IS NOT NULL
+        SELECT row_no, reject_reason AS reason,
+               CASE WHEN reject_reason = 'unreadable time' THEN raw_time END AS detail,
+               CAST(NULL AS VARCHAR) AS raw_line {src_cols}
+        FROM checked
+        WHERE reject_reason IS NOT NULL
         ORDER BY row_no
         """
     )
     report = _report(db, info, mapping, fmt, roles, columns)
+    db.execute("DROP VIEW IF EXISTS checked")
     db.execute("DROP VIEW IF EXISTS parsed")
-    db.execute("DROP TABLE IF EXISTS checked")
     return EventLog(db=db, report=report, mapping=mapping, source_info=info)
 
 
@@ -559,11 +567,8 @@ def _report(db: Database, info: dict, mapping: Mapping, fmt, roles: dict, column
     rows_rejected = int(sum(reasons.values()))
     q = quote_ident
     dup_cols = ", ".join(q(c) for c in columns)
-    duplicate_rows = db.scalar(
-        f"SELECT count(*) - count(DISTINCT ({dup_cols})) FROM raw WHERE __row_no IN (SELECT row_no FROM events)"
-        if len(columns) > 1 else
-        f"SELECT count(*) - count(DISTINCT {dup_cols}) FROM raw WHERE __row_no IN (SELECT row_no FROM events)"
-    )
+    distinct = f"({dup_cols})" if len(columns) > 1 else dup_cols
+    duplicate_rows = db.scalar(f"SELECT count(*) - count(DISTINCT {distinct}) FROM raw")
     warnings = []
     if fmt.ambiguous:
         warnings.append(

@@ -189,6 +189,10 @@ class EventLog:
         )
         return df["v"].tolist()
 
+    def source_columns(self) -> list[str]:
+        """The columns of the source file, as read (before mapping)."""
+        return [c for c, _ in self.db.columns("raw") if c != "__row_no"]
+
     @property
     def columns(self) -> list[str]:
         return [c for c, _ in self.db.columns(quote_ident(EVENTS_TABLE))]

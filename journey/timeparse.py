@@ -105,8 +105,12 @@ def _zone_minutes(tz: str) -> str:
     )
 
 
-def text_ts_sql(x: str, date_order: str = "dmy") -> str:
-    """SQL parsing the text expression ``x`` in any text form this module knows."""
+def _general_text_ts_sql(x: str, date_order: str) -> str:
+    """SQL parsing any text form this module knows by regular expression (the slow, thorough path).
+
+    Each regular expression runs once per row: its groups are bound to ``r``/``q`` through a one-element
+    list lambda, which DuckDB evaluates vectorised, instead of a correlated subquery.
+    """
     ymd = f"regexp_extract({x}, {_lit(YMD_RE)}, ['y','mo','d','h','mi','s','f','tz'])"
     dmy = f"regexp_extract({x}, {_lit(DMY_RE)}, ['a','b','y','h','mi','s','f','ap'])"
     first, second = ("b", "a") if date_order == "dmy" else ("a", "b")
@@ -122,10 +126,39 @@ def text_ts_sql(x: str, date_order: str = "dmy") -> str:
     )
     dmy_ts = _assemble(dmy_year, f"q.{first}", f"q.{second}", hour, "q.mi", "q.s", "q.f")
     names = "[" + ", ".join(_lit(f) for f in MONTH_NAME_FORMATS) + "]"
+    by_dmy = f"list_transform([{dmy}], q -> CASE WHEN q.y <> '' THEN {dmy_ts} END)[1]"
+    by_ymd = f"list_transform([{ymd}], r -> CASE WHEN r.y <> '' THEN {ymd_ts} END)[1]"
+    return f"coalesce({by_ymd}, {by_dmy}, try_strptime({x}, {names}))"
+
+
+def _quick_formats(date_order: str) -> list[str]:
+    """strptime formats for the common day/month-first forms, tried before the regular expressions."""
+    d, m = ("%d", "%m") if date_order == "dmy" else ("%m", "%d")
+    out = []
+    for sep in ("/", "-", "."):
+        for time_part in (" %H:%M:%S", " %H:%M", ""):
+            out.append(f"{d}{sep}{m}{sep}%Y{time_part}")
+    return out
+
+
+def _common_era(ts: str) -> str:
+    """Move a Buddhist-era timestamp (year 2400 or later) to the common era."""
     return (
-        f"(SELECT CASE WHEN r.y <> '' THEN {ymd_ts} WHEN q.y <> '' THEN {dmy_ts} "
-        f"ELSE try_strptime(trim({x}), {names}) END FROM (SELECT {ymd} AS r, {dmy} AS q))"
+        f"list_transform([{ts}], t -> CASE WHEN year(t) >= {BUDDHIST_ERA_FIRST_YEAR} "
+        f"THEN t - INTERVAL {BUDDHIST_ERA_OFFSET_YEARS} YEAR ELSE t END)[1]"
     )
+
+
+def text_ts_sql(x: str, date_order: str = "dmy") -> str:
+    """SQL parsing the text expression ``x`` in any text form this module knows.
+
+    Fast paths first (DuckDB's own cast for plain ISO without zone, strptime for the usual day/month
+    forms); COALESCE evaluates the later, slower paths only for rows the earlier ones left NULL.
+    """
+    quick = "[" + ", ".join(_lit(f) for f in _quick_formats(date_order)) + "]"
+    iso = f"CASE WHEN regexp_full_match({x}, {_lit(SIMPLE_ISO_RE)}) THEN try_cast({x} AS TIMESTAMP) END"
+    fast = _common_era(f"coalesce({iso}, try_strptime({x}, {quick}))")
+    return f"coalesce({fast}, {_general_text_ts_sql(x, date_order)})"
 
 
 def ts_sql(x: str, fmt: TimeFormat, source_type: str = "VARCHAR") -> str:
@@ -154,8 +187,7 @@ def ts_sql(x: str, fmt: TimeFormat, source_type: str = "VARCHAR") -> str:
             f"substr({text}, 9, 2)", f"substr({text}, 11, 2)", f"substr({text}, 13, 2)", "''",
         )
         return f"(CASE WHEN regexp_full_match({text}, '\\d{{8}}(\\d{{6}})?') THEN {compact} ELSE {text_ts_sql(text, fmt.date_order)} END)"
-    fast = f"regexp_full_match({text}, {_lit(SIMPLE_ISO_RE)}) AND {text} < '{BUDDHIST_ERA_FIRST_YEAR}'"
-    return f"(CASE WHEN {fast} THEN try_cast({text} AS TIMESTAMP) ELSE {text_ts_sql(text, fmt.date_order)} END)"
+    return text_ts_sql(text, fmt.date_order)
 
 
 def detect_time_format(

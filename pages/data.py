@@ -20,7 +20,7 @@ if pending is not None:
     st.dataframe(pending.preview(), hide_index=True)
     columns, current, date_order_now = pending.columns, {}, "auto"
 else:
-    columns = [c for c, _ in log.db.columns("raw") if c != "__row_no"]
+    columns = log.source_columns()
     current = log.report.mapping
     date_order_now = state.settings_for(state.current_key()).date_order
 
