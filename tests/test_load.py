@@ -197,6 +197,24 @@ class TestMapping:
             "CustomerID", "InvoiceDate", None, "InvoiceNo", "StockCode", "UnitPrice", "Quantity"
         )
 
+    @pytest.mark.parametrize(
+        "header, expected",
+        [
+            # Shopify orders export
+            ("Name,Email,Financial Status,Paid at,Created at,Total,Lineitem name",
+             ("Email", "Created at", None, "Total")),
+            # WooCommerce orders export
+            ("Order Number,Order Date,Order Status,Billing Email,Order Total,Customer Note",
+             ("Billing Email", "Order Date", None, "Order Total")),
+            # eCommerce behaviour data (REES46)
+            ("event_time,event_type,product_id,category_id,category_code,brand,price,user_id,user_session",
+             ("user_id", "event_time", "event_type", "price")),
+        ],
+    )
+    def test_detects_order_and_retail_exports(self, header, expected):
+        m = journey.detect_mapping(header.split(","))
+        assert (m.user, m.time, m.event, m.revenue) == expected
+
     def test_unit_price_times_quantity_is_revenue(self, write):
         text = "InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,CustomerID\n1,A,3,2024-03-01,2.50,17\n"
         log = journey.load(write("retail.csv", text))
