@@ -7,6 +7,7 @@ No other module imports duckdb. Values always travel as bound parameters; identi
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -40,6 +41,16 @@ def _cleanup(con: duckdb.DuckDBPyConnection, directory: str | None) -> None:
         pass
     if directory:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def _used(sql: str, params: Sequence[Any] | Mapping[str, Any] | None):
+    """Named parameters that the statement refers to (DuckDB refuses unused ones)."""
+    if not params:
+        return None
+    if isinstance(params, Mapping):
+        used = {k: v for k, v in params.items() if re.search(r"\$" + re.escape(k) + r"\b", sql)}
+        return used or None
+    return params
 
 
 class Database:
@@ -92,7 +103,7 @@ class Database:
         """Run one statement with bound parameters and return the result as a DataFrame."""
         cur = self.cursor()
         try:
-            return cur.execute(sql, params or None).df()
+            return cur.execute(sql, _used(sql, params)).df()
         finally:
             cur.close()
 
@@ -100,7 +111,7 @@ class Database:
         """Run one statement and return its rows as tuples."""
         cur = self.cursor()
         try:
-            return cur.execute(sql, params or None).fetchall()
+            return cur.execute(sql, _used(sql, params)).fetchall()
         finally:
             cur.close()
 
@@ -113,7 +124,7 @@ class Database:
         """Run one statement for its effect."""
         cur = self.cursor()
         try:
-            cur.execute(sql, params or None)
+            cur.execute(sql, _used(sql, params))
         finally:
             cur.close()
 
@@ -131,7 +142,7 @@ class Database:
         """(name, type) of each column of a table, a table function call or a ``(SELECT …)``."""
         cur = self.cursor()
         try:
-            cur.execute(f"DESCRIBE SELECT * FROM {table}", params or None)
+            cur.execute(f"DESCRIBE SELECT * FROM {table}", _used(table, params))
             return [(row[0], str(row[1])) for row in cur.fetchall()]
         finally:
             cur.close()

@@ -1,0 +1,302 @@
+"""Step funnels: hand-checked fixtures, then property tests against independent oracles.
+
+Oracles: ClickHouse's windowFunnel (through chdb) for ordered funnels of distinct steps, and a
+brute-force computation in plain Python of every definition in DESIGN.md for every mode.
+"""
+
+import itertools
+import math
+import os
+import tempfile
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import journey
+from journey.errors import InvalidParameterError, JourneyError
+from journey.funnel import funnel, funnel_people, funnel_trend, funnel_units, parse_window
+
+T0 = pd.Timestamp("2024-05-20 00:00:00")  # a Monday
+
+
+def make_log(rows):
+    """rows: (user, minutes after T0, event[, device])"""
+    df = pd.DataFrame(
+        [(u, (T0 + pd.Timedelta(minutes=m)).strftime("%Y-%m-%d %H:%M:%S"), e, *rest) for u, m, e, *rest in rows],
+        columns=["user_id", "timestamp", "event", "device"][: 3 + max(len(r) - 3 for r in rows)],
+    )
+    return journey.load(df)
+
+
+def users(df):
+    return df["users"].tolist()
+
+
+class TestOrdered:
+    def test_counts_and_rates(self):
+        log = make_log([
+            ("a", 0, "view"), ("a", 1, "cart"), ("a", 2, "buy"),
+            ("b", 0, "view"), ("b", 5, "cart"),
+            ("c", 0, "view"),
+            ("d", 0, "cart"), ("d", 1, "buy"),  # never viewed: not in the funnel
+        ])
+        df = funnel(log, ["view", "cart", "buy"])
+        assert users(df) == [3, 2, 1]
+        assert df["conversion_from_previous"].tolist() == pytest.approx([1, 2 / 3, 1 / 2])
+        assert df["conversion_from_start"].tolist() == pytest.approx([1, 2 / 3, 1 / 3])
+        assert df["dropped"].tolist() == [0, 1, 1]
+        assert df["median_seconds_to_convert"].tolist()[1:] == [180.0, 60.0]  # median(60, 300), 60
+
+    def test_order_matters(self):
+        log = make_log([("a", 0, "cart"), ("a", 1, "view")])
+        assert users(funnel(log, ["view", "cart"])) == [1, 0]
+
+    def test_window_is_inclusive_and_measured_from_step_one(self):
+        log = make_log([("a", 0, "view"), ("a", 60, "cart"), ("b", 0, "view"), ("b", 61, "cart")])
+        assert users(funnel(log, ["view", "cart"], window="1h")) == [2, 1]
+
+    def test_a_later_start_can_complete(self):
+        # the first view is too early, the second one starts a chain that fits the window
+        log = make_log([("a", 0, "view"), ("a", 100, "view"), ("a", 130, "cart")])
+        assert users(funnel(log, ["view", "cart"], window="1h")) == [1, 1]
+
+    def test_repeated_step_needs_another_event(self):
+        log = make_log([("a", 0, "view"), ("b", 0, "view"), ("b", 1, "view")])
+        assert users(funnel(log, ["view", "view"])) == [2, 1]
+
+    def test_equal_timestamps_chain_in_row_order(self):
+        log = make_log([("a", 0, "view"), ("a", 0, "cart"), ("b", 0, "cart"), ("b", 0, "view")])
+        assert users(funnel(log, ["view", "cart"])) == [2, 1]
+
+    def test_a_chain_that_stops_stays_stopped(self):
+        # regression: a start with no next step must not pick up a later step from before it
+        log = make_log([("a", 0, "buy"), ("a", 5, "view"), ("a", 20, "cart"), ("a", 25, "view")])
+        assert users(funnel(log, ["view", "cart", "buy"], window="10m")) == [1, 0, 0]
+
+    def test_exclusion_between_steps_breaks_the_chain(self):
+        log = make_log([
+            ("a", 0, "view"), ("a", 1, "error"), ("a", 2, "buy"),
+            ("b", 0, "view"), ("b", 1, "buy"), ("b", 2, "error"),          # after the last step: fine
+            ("c", 0, "view"), ("c", 1, "error"), ("c", 2, "view"), ("c", 3, "buy"),  # a later start avoids it
+        ])
+        assert users(funnel(log, ["view", "buy"], exclude=["error"])) == [3, 2]
+
+    def test_sessions_keep_chains_inside_one_session(self):
+        log = make_log([("a", 0, "view"), ("a", 45, "cart"), ("a", 50, "view"), ("a", 51, "cart")])
+        df = funnel(log, ["view", "cart"], unit="sessions")
+        assert users(df) == [2, 1]  # session 1: view only (cart 45 min later is a new session)
+
+    def test_breakdown_uses_the_start_event(self):
+        log = make_log([
+            ("a", 0, "view", "mobile"), ("a", 1, "cart", "mobile"),
+            ("b", 0, "view", "desktop"),
+            ("c", 0, "view", "desktop"), ("c", 1, "cart", "desktop"),
+        ])
+        df = funnel(log, ["view", "cart"], by="device").set_index(["group", "step_no"])
+        assert df.loc[("desktop", 1), "users"] == 2 and df.loc[("desktop", 2), "users"] == 1
+        assert df.loc[("mobile", 2), "users"] == 1
+
+    def test_nobody_did_step_one(self):
+        log = make_log([("a", 0, "view"), ("a", 1, "cart")])
+        df = funnel(log, ["cart", "view"])
+        assert users(df) == [1, 0]
+        df = funnel(log.where(users=["zzz"]), ["view", "cart"])
+        assert users(df) == [0, 0]
+
+
+class TestStrictAndAny:
+    ROWS = [
+        ("a", 0, "view"), ("a", 1, "cart"), ("a", 2, "buy"),
+        ("b", 0, "view"), ("b", 1, "search"), ("b", 2, "cart"), ("b", 3, "buy"),
+        ("c", 0, "buy"), ("c", 1, "cart"), ("c", 2, "view"),
+    ]
+
+    def test_strict_needs_consecutive_events(self):
+        assert users(funnel(make_log(self.ROWS), ["view", "cart", "buy"], order="strict")) == [3, 1, 1]
+
+    def test_any_order(self):
+        assert users(funnel(make_log(self.ROWS), ["view", "cart", "buy"], order="any")) == [3, 3, 3]
+
+    def test_any_order_window(self):
+        log = make_log([("a", 0, "buy"), ("a", 90, "view"), ("a", 100, "cart")])
+        assert users(funnel(log, ["view", "cart", "buy"], order="any", window="1h")) == [1, 1, 0]
+
+
+class TestTrendAndPeople:
+    def test_trend_counts_each_period_with_a_start(self):
+        log = make_log([
+            ("a", 0, "view"), ("a", 1, "buy"),                 # week of 20 May: converts
+            ("a", 7 * 1440, "view"),                            # week of 27 May: does not
+            ("b", 7 * 1440 + 5, "view"), ("b", 7 * 1440 + 6, "buy"),
+        ])
+        df = funnel_trend(log, ["view", "buy"], period="week")
+        assert df["period"].astype(str).tolist() == ["2024-05-20", "2024-05-27"]
+        assert df["users"].tolist() == [1, 2]
+        assert df["converted"].tolist() == [1, 1]
+        assert df["conversion"].tolist() == [1.0, 0.5]
+
+    def test_people_who_dropped_and_converted(self):
+        log = make_log([("a", 0, "view"), ("a", 1, "cart"), ("b", 0, "view"), ("c", 0, "view"), ("c", 2, "cart")])
+        assert funnel_people(log, ["view", "cart"], 2)["user_id"].tolist() == ["b"]
+        assert funnel_people(log, ["view", "cart"], 2, outcome="converted")["user_id"].tolist() == ["a", "c"]
+
+
+class TestParameters:
+    @pytest.mark.parametrize("text, seconds", [("30m", 1800), ("12h", 43200), ("7d", 604800), ("2w", 1209600), (90, 90)])
+    def test_window_units(self, text, seconds):
+        assert parse_window(text) == seconds
+
+    def test_unknown_event_suggests(self):
+        log = make_log([("a", 0, "view"), ("a", 1, "cart")])
+        with pytest.raises(InvalidParameterError, match="Did you mean 'cart'"):
+            funnel(log, ["view", "carts"])
+
+    def test_too_few_steps(self):
+        with pytest.raises(JourneyError, match="2 to 20"):
+            funnel(make_log([("a", 0, "view")]), ["view"])
+
+
+# --- property tests against oracles ------------------------------------------------------------------
+
+EVENTS = ["a", "b", "c", "x"]
+
+
+def brute_level(events, steps, window, order, exclude):
+    """events: list of (t_seconds, name) in event order. The furthest step reached, by definition."""
+    n = len(steps)
+    idx = list(range(len(events)))
+    best = 0
+    for k in range(1, n + 1):
+        ok = False
+        if order in ("ordered", "strict"):
+            for combo in itertools.combinations(idx, k):
+                if any(events[c][1] != steps[i] for i, c in enumerate(combo)):
+                    continue
+                if order == "strict" and any(combo[i + 1] != combo[i] + 1 for i in range(k - 1)):
+                    continue
+                if events[combo[-1]][0] - events[combo[0]][0] > window:
+                    continue
+                if any(events[j][1] in exclude for j in range(combo[0] + 1, combo[-1])):
+                    continue
+                ok = True
+                break
+        else:
+            for start in idx:
+                t0 = events[start][0]
+                inside = [j for j in idx if j >= start and events[j][0] - t0 <= window]
+                found = {}
+                for s in steps[:k]:
+                    hits = [j for j in inside if events[j][1] == s]
+                    if hits:
+                        found[s] = hits[0]
+                if len(found) == k:
+                    last = max(found.values())
+                    if not any(events[j][1] in exclude for j in range(start, last)):
+                        ok = True
+                        break
+        if not ok:
+            break
+        best = k
+    return best
+
+
+LOGS = st.lists(
+    st.tuples(st.sampled_from(["u1", "u2", "u3"]), st.integers(0, 12), st.sampled_from(EVENTS)),
+    min_size=1, max_size=14,
+)
+
+
+def our_levels(rows, steps, window, order, exclude=()):
+    df = pd.DataFrame(
+        [(u, (T0 + pd.Timedelta(seconds=t)).strftime("%Y-%m-%d %H:%M:%S"), e) for u, t, e in rows],
+        columns=["user_id", "timestamp", "event"],
+    )
+    log = journey.load(df)
+    known = set(df["event"])
+    if not set(steps) <= known or not set(exclude) <= known:
+        return None
+    sql, params = funnel_units(log, steps, window=window, order=order, exclude=list(exclude))
+    out = log.db.run(f"SELECT k, level FROM ({sql}) u", params)
+    return dict(zip(out["k"], out["level"]))
+
+
+def expected_levels(rows, steps, window, order, exclude=()):
+    by_user = {}
+    for i, (u, t, e) in enumerate(rows):
+        by_user.setdefault(u, []).append((t, i, e))
+    result = {}
+    for u, evs in by_user.items():
+        evs.sort()
+        level = brute_level([(t, e) for t, _, e in evs], steps, window, order, set(exclude))
+        if level:
+            result[u] = level
+    return result
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=LOGS, steps=st.lists(st.sampled_from(EVENTS[:3]), min_size=2, max_size=3),
+       window=st.integers(0, 8), order=st.sampled_from(["ordered", "strict"]),
+       exclude=st.sampled_from([(), ("x",)]))
+def test_ordered_and_strict_match_the_definition(rows, steps, window, order, exclude):
+    ours = our_levels(rows, steps, window, order, exclude)
+    if ours is not None:
+        assert ours == expected_levels(rows, steps, window, order, exclude)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=LOGS, steps=st.permutations(EVENTS[:3]).map(lambda p: list(p[:2]) if len(p) else p),
+       window=st.integers(0, 8), exclude=st.sampled_from([(), ("x",)]))
+def test_any_order_matches_the_definition(rows, steps, window, exclude):
+    ours = our_levels(rows, steps, window, "any", exclude)
+    if ours is not None:
+        assert ours == expected_levels(rows, steps, window, "any", exclude)
+
+
+chdb = pytest.importorskip("chdb")
+
+
+def clickhouse_levels(rows, steps, window):
+    """windowFunnel in its default mode. Ties are ordered by row: the timestamp carries the event's rank
+    (t · 10^6 + rank) and the window is widened to W · 10^6 + 999,999, which admits exactly the chains
+    with t(ek) − t(e1) ≤ W."""
+    ranked = sorted(((t, i, u, e) for i, (u, t, e) in enumerate(rows)))
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "events.csv")
+        with open(path, "w") as f:
+            for rank, (t, _, u, e) in enumerate(ranked):
+                f.write(f"{u},{t * 1_000_000 + rank},{e}\n")
+        conds = ", ".join(f"e = '{s}'" for s in steps)
+        out = chdb.query(
+            f"SELECT u, windowFunnel({window * 1_000_000 + 999_999})(t, {conds}) AS level "
+            f"FROM file('{path}', CSV, 'u String, t UInt64, e String') GROUP BY u",
+            "CSV",
+        )
+    levels = {}
+    for line in str(out).strip().splitlines():
+        u, level = line.replace('"', "").split(",")
+        if int(level):
+            levels[u] = int(level)
+    return levels
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=LOGS, steps=st.permutations(EVENTS[:3]).map(list), n=st.integers(2, 3), window=st.integers(0, 8))
+def test_ordered_equals_clickhouse_window_funnel(rows, steps, n, window):
+    steps = steps[:n]
+    ours = our_levels(rows, steps, window, "ordered")
+    if ours is not None:
+        assert ours == clickhouse_levels(rows, steps, window)
+
+
+@pytest.mark.parametrize("seed, n_steps", [(1, 3), (2, 4), (3, 2)])
+def test_ordered_equals_clickhouse_on_a_larger_random_log(seed, n_steps):
+    import random
+
+    rnd = random.Random(seed)
+    rows = [(f"u{rnd.randint(1, 200)}", rnd.randint(0, 3000), rnd.choice("abcdx")) for _ in range(4000)]
+    steps = rnd.sample("abcd", n_steps)
+    ours = our_levels(rows, steps, 300, "ordered")
+    assert ours == clickhouse_levels(rows, steps, 300)
+    assert len(set(ours.values())) == n_steps  # every level occurs: the comparison has teeth
