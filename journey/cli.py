@@ -50,6 +50,27 @@ def build_parser() -> argparse.ArgumentParser:
     _add_source_args(p)
     p.add_argument("--top", type=int, default=10, help="how many top events (default 10)")
 
+    p = sub.add_parser("stages", help="the five-stage journey funnel",
+                       description="Users at or beyond awareness, consideration, purchase, retention, advocacy.")
+    _add_source_args(p)
+    p.add_argument("--stages", metavar="MAP.toml", help="a stage map saved from the app (default: built-in)")
+    p.add_argument("--model", choices=["five", "three"], default="five",
+                   help="five stages, or the traditional three (awareness, consideration, decision)")
+    p.add_argument("--by", metavar="COL", help="break down by a column (its value on the user's first event)")
+
+    p = sub.add_parser("funnel", help="a step funnel of any 2-20 events",
+                       description="Conversion through a sequence of events within a window.")
+    _add_source_args(p)
+    p.add_argument("--steps", required=True, metavar="A,B,C", help="event names, in order, separated by commas")
+    p.add_argument("--window", default="7d", help="longest time from the first to the last step: 30m, 12h, 7d, 2w "
+                   "(default 7d)")
+    p.add_argument("--order", choices=["ordered", "strict", "any"], default="ordered",
+                   help="ordered (other events may come between), strict (consecutive), any order")
+    p.add_argument("--exclude", metavar="X,Y", help="events that break a chain when they come between its steps")
+    p.add_argument("--unit", choices=["users", "sessions"], default="users", help="count users or sessions")
+    p.add_argument("--by", metavar="COL", help="break down by a column (its value on the chain's first step)")
+    p.add_argument("--trend", choices=["day", "week", "month"], help="conversion per period of the first step")
+
     p = sub.add_parser("sample", help="write the synthetic sample shop",
                        description="Write the deterministic synthetic shop (CSV, or Parquet by extension).")
     p.add_argument("--users", type=int, default=5000, help="visitors to simulate (default 5000, the shipped sample)")
@@ -95,6 +116,75 @@ def cmd_overview(args: argparse.Namespace) -> int:
     return 0
 
 
+def _records(df) -> list[dict]:
+    """DataFrame rows as JSON-ready dicts (NaN → null, dates → ISO)."""
+    import math
+
+    out = []
+    for rec in df.to_dict(orient="records"):
+        clean = {}
+        for k, v in rec.items():
+            if isinstance(v, float) and math.isnan(v):
+                v = None
+            elif hasattr(v, "isoformat"):
+                v = v.isoformat()
+            elif hasattr(v, "item"):
+                v = v.item()
+            clean[k] = v
+        out.append(clean)
+    return out
+
+
+def _split(text: str | None) -> list[str]:
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+def cmd_stages(args: argparse.Namespace) -> int:
+    from . import format as fmt
+    from .stages import StageMap, stage_funnel
+
+    log = _load(args)
+    stage_map = StageMap.load(args.stages) if args.stages else None
+    keep = ["stage", "users", "own_users", "conversion_from_previous", "conversion_from_start",
+            "ci_low", "ci_high", "median_seconds_from_start"]
+    df = stage_funnel(log, stage_map, model=args.model)
+    payload: dict[str, Any] = {"stages": _records(df[keep])}
+    lines = [f"{r.stage:<14} {fmt.count(r.users):>10}  {fmt.percent(r.conversion_from_start):>8}  "
+             f"median {fmt.duration(r.median_seconds_from_start)} from first touch" for r in df.itertuples()]
+    if args.by:
+        grouped = stage_funnel(log, stage_map, model=args.model, by=args.by)
+        payload["groups"] = [{"group": g, "stages": _records(part[keep])} for g, part in grouped.groupby("group", sort=False)]
+    _emit(args, payload, "\n".join(lines))
+    return 0
+
+
+def cmd_funnel(args: argparse.Namespace) -> int:
+    from . import format as fmt
+    from .funnel import funnel, funnel_trend
+
+    log = _load(args)
+    steps, exclude = _split(args.steps), _split(args.exclude)
+    opts = dict(window=args.window, order=args.order, exclude=exclude, unit=args.unit)
+    keep = ["step", "users", "conversion_from_previous", "conversion_from_start", "ci_low", "ci_high",
+            "median_seconds_to_convert", "p90_seconds_to_convert"]
+    df = funnel(log, steps, **opts)
+    payload: dict[str, Any] = {"steps": _records(df[keep])}
+    lines = [f"{r.step:<24} {fmt.count(r.users):>10}  {fmt.percent(r.conversion_from_start):>8}  "
+             f"median {fmt.duration(r.median_seconds_to_convert)}" for r in df.itertuples()]
+    if args.trend:
+        trend = funnel_trend(log, steps, period=args.trend, **opts)
+        payload["trend"] = _records(trend[["period", "users", "converted", "conversion"]])
+        lines += ["", f"by {args.trend}:"] + [
+            f"  {r.period}  {fmt.count(r.users):>8} started  {fmt.percent(r.conversion):>8} converted"
+            for r in trend.itertuples()
+        ]
+    if args.by:
+        grouped = funnel(log, steps, by=args.by, **opts)
+        payload["groups"] = [{"group": g, "steps": _records(part[keep])} for g, part in grouped.groupby("group", sort=False)]
+    _emit(args, payload, "\n".join(lines))
+    return 0
+
+
 def _text(key: str, value: Any) -> str:
     from . import format as fmt
 
@@ -115,7 +205,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"load": cmd_load, "overview": cmd_overview, "sample": cmd_sample}
+COMMANDS = {"load": cmd_load, "overview": cmd_overview, "stages": cmd_stages, "funnel": cmd_funnel,
+            "sample": cmd_sample}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,3 +219,6 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:  # pragma: no cover
         return 130
+    except BrokenPipeError:  # the reader (head, less) stopped early
+        sys.stderr.close()
+        return 0

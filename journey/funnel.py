@@ -319,6 +319,7 @@ def funnel_trend(
         """,
         params,
     )
+    df["period"] = pd.to_datetime(df["period"]).dt.date
     df["conversion"] = df["converted"] / df["users"]
     ci = [wilson_interval(c, u) for c, u in zip(df["converted"], df["users"])]
     df["ci_low"] = [c[0] for c in ci]

@@ -47,10 +47,12 @@ def events_per_day(log: EventLog) -> pd.DataFrame:
     -------
     DataFrame: day (date), events, users.
     """
-    return log.run(
+    df = log.run(
         "SELECT CAST(ts AS DATE) AS day, count(*) AS events, count(DISTINCT user_id) AS users "
         "FROM {events} GROUP BY day ORDER BY day"
     )
+    df["day"] = pd.to_datetime(df["day"]).dt.date
+    return df
 
 
 def top_events(log: EventLog, n: int = 10) -> pd.DataFrame:

@@ -69,3 +69,37 @@ def test_sample_is_deterministic(tmp_path, capsys):
     assert main(["sample", "--users", "50", "--out", str(a)]) == 0
     assert main(["sample", "--users", "50", "--out", str(b)]) == 0
     assert a.read_bytes() == b.read_bytes()
+
+
+def test_stages_json(capsys):
+    assert main(["stages", SAMPLE, "--json"]) == 0
+    stages = json.loads(capsys.readouterr().out)["stages"]
+    assert [s["stage"] for s in stages] == ["awareness", "consideration", "purchase", "retention", "advocacy"]
+    assert stages[0]["users"] == 5000 and stages[0]["conversion_from_start"] == 1.0
+    assert all(a["users"] >= b["users"] for a, b in zip(stages, stages[1:]))
+    assert set(stages[0]) >= {"users", "conversion_from_previous", "conversion_from_start", "median_seconds_from_start"}
+
+
+def test_funnel_json_with_trend_and_groups(write, capsys):
+    path = write(
+        "f.csv",
+        "user_id,timestamp,event,device\n"
+        "a,2024-05-20 10:00,view,mobile\na,2024-05-20 10:05,buy,mobile\n"
+        "b,2024-05-21 10:00,view,desktop\n"
+        "c,2024-05-27 10:00,view,desktop\nc,2024-05-27 11:00,buy,desktop\n",
+    )
+    assert main(["funnel", path, "--steps", "view,buy", "--window", "2h", "--trend", "week", "--by", "device", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [s["users"] for s in out["steps"]] == [3, 2]
+    assert out["steps"][1]["median_seconds_to_convert"] == 2100.0  # median(300, 3600)
+    assert out["trend"] == [
+        {"period": "2024-05-20", "users": 2, "converted": 1, "conversion": 0.5},
+        {"period": "2024-05-27", "users": 1, "converted": 1, "conversion": 1.0},
+    ]
+    groups = {g["group"]: [s["users"] for s in g["steps"]] for g in out["groups"]}
+    assert groups == {"desktop": [2, 1], "mobile": [1, 1]}
+
+
+def test_funnel_unknown_event_suggests(capsys):
+    assert main(["funnel", SAMPLE, "--steps", "product_view,purchse"]) == 1
+    assert "Did you mean 'purchase'?" in capsys.readouterr().err
