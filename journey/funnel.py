@@ -78,7 +78,9 @@ def _starts_sql(log: EventLog, steps: list[str], window: float, order: str, unit
         params[f"s{i}"] = step
     if order == "strict":
         leads = ", ".join(
-            f"lead(event, {j}) OVER w AS ev_{j + 1}, lead(ts, {j}) OVER w AS t_{j + 1}" for j in range(1, n)
+            f"lead(event, {j}) OVER w AS ev_{j + 1}, lead(ts, {j}) OVER w AS t_{j + 1}, "
+            f"lead(row_no, {j}) OVER w AS r_{j + 1}"
+            for j in range(1, n)
         )
         level = "1" + "".join(
             f" + (CASE WHEN " + " AND ".join(
@@ -88,10 +90,11 @@ def _starts_sql(log: EventLog, steps: list[str], window: float, order: str, unit
         )
         sql = f"""
             WITH ev AS (
-                SELECT {key} AS k, {grp} AS grp, ts AS t_1, row_no, event {',' if leads else ''} {leads}
+                SELECT {key} AS k, {grp} AS grp, ts AS t_1, row_no, row_no AS r_1, event {',' if leads else ''} {leads}
                 FROM {rel} WINDOW w AS (PARTITION BY {key} ORDER BY ts, row_no)
             )
-            SELECT k, grp, t_1, row_no AS start_no, {level} AS level, {', '.join(f't_{i}' for i in range(1, n + 1))}
+            SELECT k, grp, t_1, row_no AS start_no, {level} AS level,
+                   {', '.join(f't_{i}, r_{i}' for i in range(1, n + 1))}
             FROM ev WHERE event = $s1
         """
         return sql, params
@@ -124,16 +127,19 @@ def _starts_sql(log: EventLog, steps: list[str], window: float, order: str, unit
                 WINDOW following AS (PARTITION BY k ORDER BY seq ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING)
             )
             SELECT k, grp, ts AS t_0, row_no AS start_no, {level} AS level,
-                   {', '.join(f'{done[i - 1]} AS t_{i}' for i in range(1, n + 1))}
+                   {', '.join(f'{done[i - 1]} AS t_{i}, NULL::BIGINT AS r_{i}' for i in range(1, n + 1))}
             FROM nexts WHERE list_contains($steps, event)
         """
         return sql, params
     # ordered: from every step-1 event, the earliest next event of each following step (one ASOF join a step)
-    chain = "(SELECT k, grp, seq AS q_1, ts AS t_1, x AS x_1, row_no AS start_no FROM ev WHERE event = $s1)"
+    chain = (
+        "(SELECT k, grp, seq AS q_1, ts AS t_1, x AS x_1, row_no AS r_1, row_no AS start_no FROM ev WHERE event = $s1)"
+    )
     for i in range(2, n + 1):
         chain = (
-            f"(SELECT c.*, s.q_{i}, s.t_{i}, s.x_{i} FROM {chain} c "
-            f"ASOF LEFT JOIN (SELECT k, seq AS q_{i}, ts AS t_{i}, x AS x_{i} FROM ev WHERE event = $s{i}) s "
+            f"(SELECT c.*, s.q_{i}, s.t_{i}, s.x_{i}, s.r_{i} FROM {chain} c "
+            f"ASOF LEFT JOIN (SELECT k, seq AS q_{i}, ts AS t_{i}, x AS x_{i}, row_no AS r_{i} FROM ev "
+            f"WHERE event = $s{i}) s "
             f"ON s.k = c.k AND coalesce(c.q_{i - 1}, {NO_POSITION}) < s.q_{i})"
         )
     # a step counts only when every step before it does too (levels are prefix lengths)
@@ -151,7 +157,7 @@ def _starts_sql(log: EventLog, steps: list[str], window: float, order: str, unit
             FROM {rel} WHERE list_contains($steps, event) OR list_contains($exclude, event)
             WINDOW w AS (PARTITION BY {key} ORDER BY ts, row_no ROWS UNBOUNDED PRECEDING)
         )
-        SELECT k, grp, t_1, start_no, {level} AS level, {', '.join(f't_{i}' for i in range(1, n + 1))}
+        SELECT k, grp, t_1, start_no, {level} AS level, {', '.join(f't_{i}, r_{i}' for i in range(1, n + 1))}
         FROM {chain} chain
     """
     return sql, params
@@ -170,7 +176,8 @@ def funnel_units(
     """SQL (and parameters) with one row per unit that did step 1: k, grp, level, d_2 … d_n.
 
     ``level`` is the furthest step reached (1…n); ``d_i`` the seconds from step i−1 to step i in the
-    earliest chain that reaches step i (NULL when step i is not reached).
+    earliest chain that reaches step i (NULL when step i is not reached); ``at_i``/``ar_i`` the time and
+    row number of step i in that chain (row number NULL for any-order funnels).
     """
     exclude = list(exclude or [])
     window_s = parse_window(window)
@@ -181,9 +188,15 @@ def funnel_units(
         f"arg_min(epoch(t_{i}) - epoch(t_{i - 1}), start_no) FILTER (WHERE level >= {i}) AS d_{i}"
         for i in range(2, n + 1)
     )
+    # where the earliest chain reaching each step reached it: the anchor of drop-off analyses
+    anchors = ",\n".join(
+        f"arg_min(t_{i}, start_no) FILTER (WHERE level >= {i}) AS at_{i}, "
+        f"arg_min(r_{i}, start_no) FILTER (WHERE level >= {i}) AS ar_{i}"
+        for i in range(1, n + 1)
+    )
     sql = f"""
         SELECT k, arg_max(grp, {{'l': level, 's': -start_no}}) AS grp, max(level) AS level,
-               min(t_1) FILTER (WHERE level >= 1) AS first_start
+               min(t_1) FILTER (WHERE level >= 1) AS first_start, {anchors}
                {',' if durations else ''} {durations}
         FROM ({starts}) s
         WHERE level >= 1
