@@ -19,7 +19,9 @@ def wilson_interval(successes: int, trials: int, z: float = Z95) -> tuple[float,
     denom = 1 + z * z / trials
     centre = (p + z * z / (2 * trials)) / denom
     half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    low, high = max(0.0, centre - half), min(1.0, centre + half)
+    # at 0 and n successes the bounds are exactly 0 and 1 (float rounding would leave 0.9999…)
+    return (0.0 if successes == 0 else low), (1.0 if successes == trials else high)
 
 
 def two_proportion_p(x1: int, n1: int, x2: int, n2: int) -> float:
