@@ -9,12 +9,33 @@ from .engine import Database, quote_ident
 from .errors import InvalidParameterError, JourneyError, LoadError, MappingError
 from .load import load, remap
 from .log import EventLog, Filters, LoadReport
+from .dropoff import (average_order_value, bounce_rate, cart_abandonment, compare_groups, correlation,
+                      dropoff_paths, opportunities, time_on_page)
+from .funnel import default_steps, funnel, funnel_people, funnel_trend, time_to_convert
 from .overview import events_per_day, overview, top_events
 from .schema import Mapping, detect_mapping
+from .stages import StageMap, event_stages, stage_funnel, stage_trend
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "StageMap",
+    "average_order_value",
+    "bounce_rate",
+    "cart_abandonment",
+    "compare_groups",
+    "correlation",
+    "default_steps",
+    "dropoff_paths",
+    "event_stages",
+    "funnel",
+    "funnel_people",
+    "funnel_trend",
+    "opportunities",
+    "stage_funnel",
+    "stage_trend",
+    "time_on_page",
+    "time_to_convert",
     "Database",
     "EventLog",
     "Filters",

@@ -35,3 +35,116 @@ def top_events_chart(df: pd.DataFrame, height: int | None = None) -> alt.Chart:
         )
         .properties(height=height)
     )
+
+
+def _rate_bars(df: pd.DataFrame, label: str, by_group: bool, height: int | None) -> alt.Chart:
+    data = df.copy()
+    data["label"] = [f"{u:,} · {r * 100:.1f} %" if pd.notna(r) else f"{u:,}"
+                     for u, r in zip(data["users"], data["conversion_from_start"])]
+    order = list(dict.fromkeys(data[label]))
+    y = alt.Y(f"{label}:N", sort=order, title=None, axis=alt.Axis(labelLimit=200))
+    x = alt.X("conversion_from_start:Q", title="conversion from the first step", axis=alt.Axis(format="%"),
+              scale=alt.Scale(domain=[0, 1]))
+    tooltip = [alt.Tooltip(f"{label}:N"), alt.Tooltip("users:Q", format=","),
+               alt.Tooltip("conversion_from_start:Q", format=".1%", title="from start"),
+               alt.Tooltip("conversion_from_previous:Q", format=".1%", title="from previous"),
+               alt.Tooltip("ci_low:Q", format=".1%", title="95 % CI low"),
+               alt.Tooltip("ci_high:Q", format=".1%", title="95 % CI high"),
+               alt.Tooltip("dropped:Q", format=",")]
+    if by_group:
+        tooltip.insert(0, alt.Tooltip("group:N"))
+        base = alt.Chart(data).encode(y=y, yOffset=alt.YOffset("group:N"), color=alt.Color("group:N", title=None))
+        bars = base.mark_bar().encode(x=x, tooltip=tooltip)
+        errors = base.mark_rule(color="#333").encode(x="ci_low:Q", x2="ci_high:Q")
+        rows = len(order) * max(1, data["group"].nunique())
+        return alt.layer(bars, errors).properties(height=height or max(160, 22 * rows))
+    base = alt.Chart(data).encode(y=y)
+    bars = base.mark_bar(color="#4c78a8").encode(x=x, tooltip=tooltip)
+    errors = base.mark_rule(color="#333").encode(x="ci_low:Q", x2="ci_high:Q")
+    text = base.mark_text(align="left", dx=6, color="#333").encode(x="ci_high:Q", text="label:N")
+    return alt.layer(bars, errors, text).properties(height=height or max(160, 46 * len(order)))
+
+
+def stage_funnel_chart(df: pd.DataFrame, height: int | None = None) -> alt.Chart:
+    """Bars of users at or beyond each stage (share of all users), Wilson 95 % whiskers; grouped with ``group``."""
+    return _rate_bars(df, "stage", "group" in df.columns, height)
+
+
+def funnel_chart(df: pd.DataFrame, height: int | None = None) -> alt.Chart:
+    """Bars of units reaching each step (share of step 1), Wilson 95 % whiskers; grouped with ``group``."""
+    data = df.copy()
+    data["step"] = [f"{n}. {s}" for n, s in zip(data["step_no"], data["step"])]
+    return _rate_bars(data, "step", "group" in data.columns, height)
+
+
+def trend_chart(df: pd.DataFrame, height: int = 260) -> alt.Chart:
+    """Conversion per period with its Wilson 95 % band, from :func:`journey.funnel_trend`."""
+    base = alt.Chart(df).encode(x=alt.X("period:T", title=None, axis=alt.Axis(format="%d %b")))
+    band = base.mark_area(opacity=0.2).encode(y=alt.Y("ci_low:Q", axis=alt.Axis(format="%"), title="conversion"),
+                                              y2="ci_high:Q")
+    line = base.mark_line(point=True).encode(
+        y="conversion:Q",
+        tooltip=[alt.Tooltip("period:T"), alt.Tooltip("users:Q", format=","), alt.Tooltip("converted:Q", format=","),
+                 alt.Tooltip("conversion:Q", format=".1%")],
+    )
+    return alt.layer(band, line).properties(height=height)
+
+
+def stage_trend_chart(df: pd.DataFrame, height: int = 260) -> alt.Chart:
+    """Share of each first-touch cohort reaching each stage, from :func:`journey.stage_trend`."""
+    return (
+        alt.Chart(df[df["stage"] != "awareness"])
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("period:T", title="first touch", axis=alt.Axis(format="%d %b")),
+            y=alt.Y("conversion_from_start:Q", axis=alt.Axis(format="%"), title="reached the stage"),
+            color=alt.Color("stage:N", sort=["consideration", "purchase", "retention", "advocacy"], title=None),
+            tooltip=[alt.Tooltip("period:T"), "stage:N", alt.Tooltip("users:Q", format=","),
+                     alt.Tooltip("conversion_from_start:Q", format=".1%")],
+        )
+        .properties(height=height)
+    )
+
+
+def histogram_chart(df: pd.DataFrame, height: int = 220) -> alt.Chart:
+    """Bars of units per time bin, from :func:`journey.time_to_convert`."""
+    return (
+        alt.Chart(df)
+        .mark_bar()
+        .encode(
+            x=alt.X("label:N", sort=list(df["label"]), title="time from the previous step",
+                    axis=alt.Axis(labelAngle=-40)),
+            y=alt.Y("units:Q", title="units"),
+            tooltip=["label:N", alt.Tooltip("units:Q", format=",")],
+        )
+        .properties(height=height)
+    )
+
+
+def share_bars_chart(df: pd.DataFrame, height: int | None = None) -> alt.Chart:
+    """Horizontal bars of ``users`` per ``value`` with their share, for drop-off lists."""
+    return (
+        alt.Chart(df)
+        .mark_bar(color="#e4572e")
+        .encode(
+            x=alt.X("users:Q", title="units"),
+            y=alt.Y("value:N", sort="-x", title=None, axis=alt.Axis(labelLimit=220, labelOverlap=False)),
+            tooltip=["value:N", alt.Tooltip("users:Q", format=","), alt.Tooltip("share:Q", format=".1%")],
+        )
+        .properties(height=height or alt.Step(24))
+    )
+
+
+def rate_by_group_chart(df: pd.DataFrame, rate: str, height: int | None = None) -> alt.Chart:
+    """Bars of a 0–1 ``rate`` per ``group`` (cart abandonment, bounce rate by channel or device)."""
+    enc = [alt.Tooltip("group:N"), alt.Tooltip(f"{rate}:Q", format=".1%")]
+    return (
+        alt.Chart(df)
+        .mark_bar()
+        .encode(
+            x=alt.X(f"{rate}:Q", axis=alt.Axis(format="%"), title=rate.replace("_", " ")),
+            y=alt.Y("group:N", sort="-x", title=None),
+            tooltip=enc,
+        )
+        .properties(height=height or alt.Step(26))
+    )

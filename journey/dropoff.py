@@ -48,7 +48,7 @@ def dropoff_paths(
     -------
     dict of DataFrames, each with columns value, users, share (of the dropped units, 0–1):
         ``next``: the event right after the previous step (``(left)`` when there was none);
-        ``last``: their last event (where they left from);
+        ``last``: their last event from that step on (the step itself when nothing followed);
         ``exit_pages``: the page of that last event (only when a page column is mapped).
     """
     sql, params, key = _dropped_sql(log, steps, step_no, window, order, exclude or [], unit)
@@ -56,13 +56,16 @@ def dropoff_paths(
     params = {**params, **fparams, "top": int(top)}
     after = f"""
         WITH d AS ({sql}),
-        later AS (
-            SELECT d.k, e.event, e.page, e.ts, e.row_no
+        from_anchor AS (
+            SELECT d.k, e.event, e.page, e.ts, e.row_no,
+                   e.ts > d.at OR (e.ts = d.at AND e.row_no > d.ar) AS after
             FROM d JOIN {rel} e ON {key} = d.k
-            WHERE e.ts > d.at OR (e.ts = d.at AND e.row_no > d.ar)
+            WHERE e.ts > d.at OR (e.ts = d.at AND e.row_no >= d.ar)
         ),
-        firsts AS (SELECT k, arg_min(event, (ts, row_no)) AS nxt FROM later GROUP BY k),
-        lasts AS (SELECT k, arg_max(event, (ts, row_no)) AS lst, arg_max(page, (ts, row_no)) AS pg FROM later GROUP BY k),
+        firsts AS (SELECT k, arg_min(event, (ts, row_no)) AS nxt FROM from_anchor WHERE after GROUP BY k),
+        lasts AS (
+            SELECT k, arg_max(event, (ts, row_no)) AS lst, arg_max(page, (ts, row_no)) AS pg FROM from_anchor GROUP BY k
+        ),
         joined AS (
             SELECT d.k, coalesce(f.nxt, '{LEFT}') AS nxt, coalesce(l.lst, '{LEFT}') AS lst, l.pg
             FROM d LEFT JOIN firsts f USING (k) LEFT JOIN lasts l USING (k)
@@ -155,7 +158,12 @@ def correlation(
 
 
 def average_order_value(log: EventLog) -> float:
-    """Revenue on purchase events ÷ orders (distinct order ids; an event without one counts once)."""
+    """Revenue on purchase events ÷ orders (distinct order ids; an event without one counts once).
+
+    Returns
+    -------
+    float: the average order value, NaN when there are no orders.
+    """
     v = log.run(
         f"""
         SELECT sum(revenue) / nullif(count(DISTINCT coalesce(order_id, '#' || row_no::VARCHAR)), 0) AS aov

@@ -375,3 +375,72 @@ def funnel_people(
     if limit:
         sql += f" LIMIT {int(limit)}"
     return log.db.run(sql, params)
+
+
+TIME_BINS = [0, 10, 30, 60, 120, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 2 * 86400,
+             4 * 86400, 7 * 86400, 14 * 86400, 30 * 86400]
+
+
+def _bin_label(seconds: float) -> str:
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)} {unit}"
+    return f"{int(seconds)} s"
+
+
+def time_to_convert(
+    log: EventLog,
+    steps: list[str],
+    step_no: int,
+    *,
+    window: str | float = "7d",
+    order: str = "ordered",
+    exclude: list[str] | None = None,
+    unit: str = "users",
+) -> pd.DataFrame:
+    """How long units took from step ``step_no − 1`` to step ``step_no`` (earliest chain), in time bins.
+
+    Returns
+    -------
+    DataFrame: bin_start, bin_end (seconds; the last bin has no end), label, units.
+    """
+    if not 2 <= step_no <= len(steps):
+        raise InvalidParameterError("step_no", step_no, list(range(2, len(steps) + 1)))
+    units_sql, params = funnel_units(log, steps, window=window, order=order, exclude=exclude, unit=unit)
+    params = {**params, "edges": [float(x) for x in TIME_BINS]}
+    counts = log.db.run(
+        f"""
+        SELECT len(list_filter($edges, x -> x <= d_{step_no})) AS bin, count(*) AS units
+        FROM ({units_sql}) u WHERE d_{step_no} IS NOT NULL GROUP BY bin
+        """,
+        params,
+    )
+    by_bin = dict(zip(counts["bin"].astype(int), counts["units"].astype(int)))  # bin i: [edge i-1, edge i)
+    rows = []
+    for i, start in enumerate(TIME_BINS, start=1):
+        end = TIME_BINS[i] if i < len(TIME_BINS) else None
+        label = f"{_bin_label(start)}–{_bin_label(end)}" if end is not None else f"≥ {_bin_label(start)}"
+        rows.append({"bin_start": float(start), "bin_end": float(end) if end is not None else math.nan,
+                     "label": label, "units": by_bin.get(i, 0)})
+    return pd.DataFrame(rows)
+
+
+COMMON_STEPS = ["page_view", "session_start", "view_item", "product_view", "add_to_cart", "begin_checkout",
+                "checkout", "add_payment_info", "purchase", "order_completed", "transaction"]
+
+
+def default_steps(log: EventLog, most: int = 4) -> list[str]:
+    """A sensible first funnel for a log: its e-commerce events in shop order, else its top events.
+
+    Returns
+    -------
+    list of event names (2 to ``most``).
+    """
+    events = log.distinct_values("event", limit=500)
+    lowered = {e.lower().replace(" ", "_"): e for e in events}
+    picked = [lowered[c] for c in COMMON_STEPS if c in lowered]
+    if len(picked) > most:  # keep the first and the last (entry and purchase) and the busiest in between
+        picked = [picked[0], *picked[1:-1][: most - 2], picked[-1]]
+    if len(picked) >= 2:
+        return picked
+    return events[: max(2, min(3, len(events)))]

@@ -3,8 +3,9 @@
 import streamlit as st
 
 from journey.schema import ROLES
-from journey.ui import state, widgets
+from journey.ui import shell, state, widgets
 
+shell.route_through_app()
 st.title("Data & mapping")
 pending = state.pending()
 log = state.current_log()

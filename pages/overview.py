@@ -5,9 +5,10 @@ import streamlit as st
 import journey
 from journey import charts
 from journey import format as fmt
-from journey.ui import state, widgets
+from journey.ui import shell, state, widgets
 from journey.ui.cache import compute
 
+shell.route_through_app()
 st.title("Overview")
 log = state.filtered_log()
 if log is None:

@@ -124,3 +124,52 @@ def test_upload_goes_through_a_temporary_file_that_is_removed():
     at = AppTest.from_function(script, default_timeout=60).run()
     assert not at.exception
     assert metrics(at) == {"Events": "2", "Leftover upload folders": "0"}
+
+
+def test_funnels_page_stage_funnel_matches_the_library(app):
+    import journey
+
+    app.switch_page("pages/funnels.py").run()
+    assert not app.exception
+    table = app.dataframe[0].value
+    expected = journey.stage_funnel(journey.load(SAMPLE))
+    assert table["stage"].tolist() == expected["stage"].tolist()
+    assert table["users"].tolist() == [f"{n:,}" for n in expected["users"]]
+
+
+def test_funnels_page_step_funnel_breakdown_and_people_filter(app):
+    app.switch_page("pages/funnels.py").run()
+    app.selectbox(key="funnel_by").set_value("device").run()
+    assert not app.exception
+    assert any("Compare two segments" in m.value for m in app.markdown)
+    app.button(key="funnel_people_filter").click().run()
+    assert not app.exception
+    n = len(app.session_state["filters"].users)
+    assert n > 0
+    app.switch_page("pages/overview.py").run()
+    assert metrics(app)["Users"] == f"{n:,}"  # every page now shows only those users
+
+
+def test_funnels_page_trend_and_stage_trend(app):
+    app.switch_page("pages/funnels.py").run()
+    app.radio(key="funnel_trend").set_value("week").run()
+    app.radio(key="stages_view").set_value("trend").run()
+    assert not app.exception
+
+
+def test_unknown_steps_from_another_dataset_are_dropped(app, write):
+    app.switch_page("pages/funnels.py").run()
+    open_path(app, write("other.csv", "user_id,timestamp,event\na,2024-03-01 10:00,x\na,2024-03-01 10:01,y\n"))
+    app.switch_page("pages/funnels.py").run()
+    assert not app.exception
+    assert app.session_state["funnel_spec"].steps == ["x", "y"]
+
+
+def test_dropoff_page(app):
+    app.switch_page("pages/dropoff.py").run()
+    assert not app.exception
+    labels = [m.label for m in app.metric]
+    assert "Cart abandonment" in labels and "Bounce rate" in labels
+    box = app.selectbox(key="dropoff_step")
+    box.set_value(box.options[0]).run()
+    assert not app.exception

@@ -75,8 +75,9 @@ def test_time_on_page(shop):
 def test_dropoff_paths_after_the_cart(shop):
     out = dropoff_paths(shop, ["view", "add_to_cart", "purchase"], 3)
     assert out["next"].set_index("value")["users"].to_dict() == {"(left)": 1, "error": 1}
-    assert out["last"].set_index("value")["users"].to_dict() == {"(left)": 1, "error": 1}
-    assert out["exit_pages"].set_index("value")["users"].to_dict() == {"(no page)": 1, "/pay": 1}
+    # c left right after the cart: the cart is their last event, on /p/2
+    assert out["last"].set_index("value")["users"].to_dict() == {"add_to_cart": 1, "error": 1}
+    assert out["exit_pages"].set_index("value")["users"].to_dict() == {"/p/2": 1, "/pay": 1}
 
 
 def test_dropoff_paths_at_the_cart_step(shop):

@@ -300,3 +300,12 @@ def test_ordered_equals_clickhouse_on_a_larger_random_log(seed, n_steps):
     ours = our_levels(rows, steps, 300, "ordered")
     assert ours == clickhouse_levels(rows, steps, 300)
     assert len(set(ours.values())) == n_steps  # every level occurs: the comparison has teeth
+
+
+def test_time_to_convert_bins():
+    # a converts in 5 min (bin 5–10 min), c in 2 days (2–4 d), d never
+    log = make_log([("a", 0, "view"), ("a", 5, "buy"), ("c", 0, "view"), ("c", 2 * 1440, "buy"), ("d", 0, "view")])
+    from journey.funnel import time_to_convert
+
+    bins = time_to_convert(log, ["view", "buy"], 2, window="7d").set_index("label")["units"]
+    assert bins["5 min–10 min"] == 1 and bins["2 d–4 d"] == 1 and bins.sum() == 2

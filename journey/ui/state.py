@@ -16,6 +16,7 @@ import journey
 from journey.errors import JourneyError, MappingError
 from journey.load import Staged, build
 from journey.log import EventLog, Filters
+from journey.stages import StageMap
 from journey.sources import TEXT_EXTENSIONS, spool_upload
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -223,3 +224,12 @@ def mapping_error() -> str | None:
 
 def set_filters(filters: Filters) -> None:
     st.session_state["filters"] = filters
+
+
+def stage_map() -> StageMap:
+    """This session's stage map (the defaults until the analyst edits or uploads one)."""
+    return st.session_state.setdefault("stage_map", StageMap())
+
+
+def set_stage_map(sm: StageMap) -> None:
+    st.session_state["stage_map"] = sm.validate()

@@ -9,7 +9,7 @@ import streamlit as st
 from journey import format as fmt
 from journey.log import EventLog, Filters, LoadReport
 
-from . import state
+from . import people, state
 
 SOURCES = ("Sample shop", "Upload a file", "Open a file by path")
 
@@ -77,6 +77,7 @@ def _filters(log: EventLog) -> None:
     if r.mapping.get("device"):
         devices = tuple(st.multiselect("Device", log.distinct_values("device"), key="filter_device"))
     state.set_filters(Filters(start=start, end=end, channels=channels, devices=devices, users=current.users))
+    people.sidebar_note()
 
 
 def no_data() -> None:
@@ -123,3 +124,58 @@ def load_report(log: EventLog, key: str) -> None:
             key=f"rejects_{key}",
             icon=":material/download:",
         )
+
+
+def safe_csv(df) -> bytes:
+    """CSV bytes for download, with spreadsheet formulas neutralised (cells starting = + - @ get a ')."""
+    from journey.export import neutralise_formulas
+
+    return neutralise_formulas(df).to_csv(index=False).encode("utf-8")
+
+
+def rates_table(df, name_col: str, *, time_col: str, time_label: str):
+    """A funnel DataFrame as a readable table: counts in full, rates as percentages, times as durations."""
+    import pandas as pd
+
+    out = pd.DataFrame()
+    if "group" in df.columns:
+        out["group"] = df["group"]
+    out[name_col] = df[name_col]
+    out["users"] = [fmt.count(x) for x in df["users"]]
+    if "own_users" in df.columns:
+        out["own events"] = [fmt.count(x) for x in df["own_users"]]
+    out["from previous"] = [fmt.percent(x) for x in df["conversion_from_previous"]]
+    out["from start"] = [fmt.percent(x) for x in df["conversion_from_start"]]
+    out["95 % interval"] = [f"{fmt.percent(lo)} – {fmt.percent(hi)}" for lo, hi in zip(df["ci_low"], df["ci_high"])]
+    out["dropped"] = [fmt.count(x) for x in df["dropped"]]
+    out[time_label] = [fmt.duration(x) for x in df[time_col]]
+    return out
+
+
+def compare_segments(df, key: str) -> None:
+    """Pick two groups of a broken-down funnel and show where they differ significantly."""
+    import journey
+
+    groups = list(dict.fromkeys(df["group"]))
+    if len(groups) < 2:
+        return
+    st.markdown("**Compare two segments**")
+    c1, c2 = st.columns(2)
+    a = c1.selectbox("Segment A", groups, index=0, key=f"{key}_a")
+    b = c2.selectbox("Segment B", groups, index=1, key=f"{key}_b")
+    if a == b:
+        st.caption("Pick two different segments.")
+        return
+    out = journey.compare_groups(df, a, b)
+    name = "step" if "step" in out.columns else "stage"
+    table = {
+        name: out[name],
+        f"{a}": [fmt.percent(x) for x in out["rate_a"]],
+        f"{b}": [fmt.percent(x) for x in out["rate_b"]],
+        "difference": [f"{x * 100:+.1f} pts" for x in out["difference"]],
+        "q-value": [f"{q:.3g}" for q in out["q_value"]],
+        "significant": ["yes" if s else "no" for s in out["significant"]],
+    }
+    st.dataframe(table, hide_index=True)
+    st.caption("Two-proportion z-test on conversion from the first step; q-values adjust for testing every "
+               "step (Benjamini–Hochberg). Significant: q < 0.05.")

@@ -33,6 +33,28 @@ def wait_for_metric(page, label, value, timeout=60_000):
     )
 
 
+def test_funnels_and_dropoff_pages_in_the_browser(server, browser, shot):
+    page = browser.new_context(viewport={"width": 1400, "height": 1800}).new_page()
+    # the first request of a fresh server is a link straight to a page: it must open inside the app
+    page.goto(f"{server}/funnels")
+    page.get_by_text("Stage map: which events reach which stage").wait_for(timeout=60_000)
+    page.get_by_text("Data", exact=True).wait_for()  # the sidebar is there
+    assert page.locator('[data-testid="stException"]').count() == 0
+    shot(page, "4-funnels-stages")
+
+    page.get_by_role("tab", name="Step funnel").click()
+    page.get_by_text("Who dropped, who converted").wait_for(timeout=60_000)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    shot(page, "5-funnels-steps")
+
+    page.get_by_role("link", name="Drop-off").click()
+    page.get_by_text("The biggest loss is at").wait_for(timeout=60_000)
+    page.get_by_text("Time on page").first.wait_for()
+    assert page.locator('[data-testid="stException"]').count() == 0
+    wait_for_metric(page, "Cart abandonment", "50.9 %")
+    shot(page, "6-dropoff")
+
+
 def test_sample_then_upload_shows_the_uploads_real_counts(server, browser, shot, tmp_path):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
@@ -62,3 +84,4 @@ def test_sample_then_upload_shows_the_uploads_real_counts(server, browser, shot,
     wait_for_metric(other, "Users", "5,000")
     assert "thai_shop.csv" not in other.content()
     context.close()
+

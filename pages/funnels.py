@@ -1,0 +1,113 @@
+"""Funnels: the five-stage journey funnel, and step funnels of any events."""
+
+import streamlit as st
+
+import journey
+from journey import charts
+from journey import format as fmt
+from journey.errors import JourneyError
+from journey.ui import shell, people, state, widgets
+from journey.ui.cache import compute
+from journey.ui.funnel_controls import funnel_controls
+from journey.ui.stage_editor import stage_map_editor
+
+shell.route_through_app()
+st.title("Funnels")
+log = state.filtered_log()
+if log is None:
+    widgets.no_data()
+    st.stop()
+
+breakdowns = ["(none)", *[c for c in ("channel", "device", "category") if log.report.mapping.get(
+    {"category": "category"}.get(c, c))], *log.report.extra_columns]
+
+stages_tab, steps_tab = st.tabs(["Journey stages", "Step funnel"])
+
+with stages_tab:
+    sm = state.stage_map()
+    c1, c2, c3 = st.columns([1, 1, 1])
+    model = c1.radio("Stages", ["five", "three"], key="stages_model", horizontal=True,
+                     format_func={"five": "Five stages", "three": "Awareness → decision"}.get)
+    by = c2.selectbox("Break down by (first touch)", breakdowns, key="stages_by")
+    view = c3.radio("View", ["funnel", "trend"], key="stages_view", horizontal=True, format_func=str.capitalize)
+    by = None if by == "(none)" else by
+    try:
+        if view == "trend":
+            period = st.radio("Cohorts by first touch", ["day", "week", "month"], index=1, key="stages_period",
+                              horizontal=True)
+            trend = compute(journey.stage_trend, log, stage_map=sm, period=period)
+            st.altair_chart(charts.stage_trend_chart(trend), use_container_width=True)
+        else:
+            df = compute(journey.stage_funnel, log, stage_map=sm, model=model, by=by)
+            st.altair_chart(charts.stage_funnel_chart(df), use_container_width=True)
+            st.dataframe(
+                widgets.rates_table(df, "stage", time_col="median_seconds_from_start",
+                                    time_label="median time from first touch"),
+                hide_index=True,
+            )
+            st.caption(
+                "Users at or beyond each stage: a buyer counts as aware and considering even where the log "
+                "missed it. *Own events* counts the users who did the stage's own events. Whiskers: Wilson 95 %."
+            )
+            if by:
+                widgets.compare_segments(df, key="stages_compare")
+    except JourneyError as e:
+        st.error(str(e))
+    with st.expander("Stage map: which events reach which stage"):
+        stage_map_editor(log)
+
+with steps_tab:
+    spec = funnel_controls(log, "funnel")
+    c1, c2 = st.columns(2)
+    by = c1.selectbox("Break down by (first step)", breakdowns, key="funnel_by")
+    trend = c2.radio("Trend", ["none", "day", "week", "month"], key="funnel_trend", horizontal=True)
+    trend = None if trend == "none" else trend
+    by = None if by == "(none)" else by
+    if len(spec.steps) < 2:
+        st.info("Pick at least two steps.")
+        st.stop()
+    try:
+        df = compute(journey.funnel, log, steps=spec.steps, by=by, **spec.options())
+        st.altair_chart(charts.funnel_chart(df), use_container_width=True)
+        st.dataframe(widgets.rates_table(df, "step", time_col="median_seconds_to_convert",
+                                         time_label="median time from previous step"), hide_index=True)
+        if by:
+            widgets.compare_segments(df, key="funnel_compare")
+        if trend:
+            st.subheader(f"Conversion through all steps, by {trend}")
+            t = compute(journey.funnel_trend, log, steps=spec.steps, period=trend, **spec.options())
+            st.altair_chart(charts.trend_chart(t), use_container_width=True)
+
+        st.subheader("Time to convert")
+        step_names = [f"{i}. {s}" for i, s in enumerate(spec.steps, start=1)]
+        pick = st.selectbox("Step", step_names[1:], key="funnel_time_step")
+        step_no = step_names.index(pick) + 1
+        hist = compute(journey.time_to_convert, log, steps=spec.steps, step_no=step_no, **spec.options())
+        row = df[df["step_no"] == step_no].iloc[0] if not by else None
+        if row is not None:
+            st.caption(f"Median {fmt.duration(row['median_seconds_to_convert'])}, "
+                       f"90th percentile {fmt.duration(row['p90_seconds_to_convert'])}, from step {step_no - 1}.")
+        st.altair_chart(charts.histogram_chart(hist), use_container_width=True)
+
+        st.subheader("Who dropped, who converted")
+        c1, c2 = st.columns(2)
+        pick = c1.selectbox("At step", step_names[1:], key="funnel_people_step")
+        outcome = c2.radio("Outcome", ["dropped", "converted"], key="funnel_people_outcome", horizontal=True)
+        step_no = step_names.index(pick) + 1
+        who = compute(journey.funnel_people, log, steps=spec.steps, step_no=step_no, outcome=outcome,
+                      **spec.options())
+        st.caption(f"{fmt.count(len(who))} {spec.unit} {outcome} at step {pick}.")
+        st.dataframe(who.head(1000), hide_index=True, height=220)
+        c1, c2 = st.columns(2)
+        c1.download_button(
+            "Download as CSV", widgets.safe_csv(who), file_name=f"{outcome}_at_step_{step_no}.csv",
+            mime="text/csv", icon=":material/download:", key="funnel_people_download",
+        )
+        c2.button(
+            "Filter every page to these users", key="funnel_people_filter", icon=":material/filter_alt:",
+            disabled=who.empty,
+            on_click=people.use_as_filter,
+            args=(sorted(set(who["user_id"])), f"{outcome} at {pick}"),
+        )
+    except JourneyError as e:
+        st.error(str(e))
