@@ -42,6 +42,8 @@ DEFAULT_PATTERNS: dict[str, str] = {
     ),
 }
 NPS_PATTERN = r"^(nps|nps_?answer(ed)?|nps_?response|nps_?survey|survey_?nps)$"
+# breakdowns that are not columns: the signup cohort (period of the user's first event)
+COHORT_BREAKDOWNS = {"first_touch_week": "week", "first_touch_month": "month"}
 
 
 def normalised_event_sql(event_sql: str) -> str:
@@ -201,10 +203,16 @@ def user_stages_sql(log: EventLog, stage_map: StageMap | None = None, by: str | 
     if sm.retention_within_days is not None:
         params["ret_days"] = float(sm.retention_within_days) * 86400
         within = "AND epoch(o.t_order) - epoch(u.t_purchase) <= $ret_days"
-    grp = f"arg_min(CAST({quote_ident(by)} AS VARCHAR), (ts, row_no))" if by else "NULL::VARCHAR"
+    if by in COHORT_BREAKDOWNS:
+        grp = f"strftime(date_trunc('{COHORT_BREAKDOWNS[by]}', min(ts)), '%Y-%m-%d')"
+    elif by:
+        grp = f"arg_min(CAST({quote_ident(by)} AS VARCHAR), (ts, row_no))"
+    else:
+        grp = "NULL::VARCHAR"
     sql = f"""
         WITH e AS (
-            SELECT user_id, ts, row_no, event, order_id, score, {'' if not by else quote_ident(by) + ','}
+            SELECT user_id, ts, row_no, event, order_id, score,
+                   {'' if not by or by in COHORT_BREAKDOWNS else quote_ident(by) + ','}
                    {cons} AS is_cons, {buy} AS is_buy, {adv} AS is_adv, {nps_ok} AS is_promoter
             FROM {rel}
         ), u AS (
@@ -251,7 +259,8 @@ def stage_funnel(
     model : {"five", "three"}
         Five stages (awareness → consideration → purchase → retention → advocacy), or the traditional
         three (awareness → consideration → decision, decision being a purchase).
-    by : column to break down by, taken from the user's first event (first touch).
+    by : column to break down by, taken from the user's first event (first touch), or the signup cohort:
+        ``first_touch_week`` / ``first_touch_month`` (start date of the period of the first event).
 
     Returns
     -------
@@ -263,8 +272,8 @@ def stage_funnel(
     """
     if model not in ("five", "three"):
         raise InvalidParameterError("model", model, ["five", "three"])
-    if by is not None and by not in log.columns:
-        raise InvalidParameterError("by", by, [c for c in log.columns if c not in ("ts", "row_no")])
+    if by is not None and by not in log.columns and by not in COHORT_BREAKDOWNS:
+        raise InvalidParameterError("by", by, [*COHORT_BREAKDOWNS, *(c for c in log.columns if c not in ("ts", "row_no"))])
     names = STAGES if model == "five" else THREE_STAGES
     times = ["t_awareness", "t_consideration", "t_purchase", "t_retention", "t_advocacy"][: len(names)]
     sql, params = user_stages_sql(log, stage_map, by)

@@ -18,8 +18,8 @@ if log is None:
     widgets.no_data()
     st.stop()
 
-breakdowns = ["(none)", *[c for c in ("channel", "device", "category") if log.report.mapping.get(
-    {"category": "category"}.get(c, c))], *log.report.extra_columns]
+breakdowns = ["(none)", *[c for c in ("channel", "device", "category") if log.report.mapping.get(c)],
+              *log.report.extra_columns]
 
 stages_tab, steps_tab = st.tabs(["Journey stages", "Step funnel"])
 
@@ -28,7 +28,9 @@ with stages_tab:
     c1, c2, c3 = st.columns([1, 1, 1])
     model = c1.radio("Stages", ["five", "three"], key="stages_model", horizontal=True,
                      format_func={"five": "Five stages", "three": "Awareness → decision"}.get)
-    by = c2.selectbox("Break down by (first touch)", breakdowns, key="stages_by")
+    by = c2.selectbox("Break down by (first touch)", [*breakdowns, "first_touch_week", "first_touch_month"],
+                      key="stages_by", format_func=lambda b: {"first_touch_week": "signup cohort (week)",
+                                                               "first_touch_month": "signup cohort (month)"}.get(b, b))
     view = c3.radio("View", ["funnel", "trend"], key="stages_view", horizontal=True, format_func=str.capitalize)
     by = None if by == "(none)" else by
     try:

@@ -71,6 +71,13 @@ def test_breakdown_by_first_touch(log):
     assert df.loc[("social", "purchase"), "users"] == 2
 
 
+def test_breakdown_by_signup_cohort():
+    df = pd.DataFrame({"user_id": ["a", "a", "b"], "timestamp": ["2024-05-20 10:00", "2024-06-02 10:00", "2024-06-03"],
+                       "event": ["page_view", "purchase", "page_view"]})
+    out = stage_funnel(journey.load(df), by="first_touch_month").set_index(["group", "stage"])["users"]
+    assert out[("2024-05-01", "purchase")] == 1 and out[("2024-06-01", "awareness")] == 1
+
+
 def test_retention_within_days(log):
     strict = StageMap(retention_within_days=7)
     assert stage_funnel(log, strict)["users"].tolist()[3] == 2  # u4's second order came after 10 days
