@@ -93,7 +93,7 @@ def _starts_sql(log: EventLog, steps: list[str], window: float, order: str, unit
                 SELECT {key} AS k, {grp} AS grp, ts AS t_1, row_no, row_no AS r_1, event {',' if leads else ''} {leads}
                 FROM {rel} WINDOW w AS (PARTITION BY {key} ORDER BY ts, row_no)
             )
-            SELECT k, grp, t_1, row_no AS start_no, {level} AS level,
+            SELECT k, grp, t_1 AS t_start, row_no AS start_no, {level} AS level,
                    {', '.join(f't_{i}, r_{i}' for i in range(1, n + 1))}
             FROM ev WHERE event = $s1
         """
@@ -126,7 +126,7 @@ def _starts_sql(log: EventLog, steps: list[str], window: float, order: str, unit
                 FROM ev
                 WINDOW following AS (PARTITION BY k ORDER BY seq ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING)
             )
-            SELECT k, grp, ts AS t_0, row_no AS start_no, {level} AS level,
+            SELECT k, grp, ts AS t_start, row_no AS start_no, {level} AS level,
                    {', '.join(f'{done[i - 1]} AS t_{i}, NULL::BIGINT AS r_{i}' for i in range(1, n + 1))}
             FROM nexts WHERE list_contains($steps, event)
         """
@@ -157,7 +157,8 @@ def _starts_sql(log: EventLog, steps: list[str], window: float, order: str, unit
             FROM {rel} WHERE list_contains($steps, event) OR list_contains($exclude, event)
             WINDOW w AS (PARTITION BY {key} ORDER BY ts, row_no ROWS UNBOUNDED PRECEDING)
         )
-        SELECT k, grp, t_1, start_no, {level} AS level, {', '.join(f't_{i}, r_{i}' for i in range(1, n + 1))}
+        SELECT k, grp, t_1 AS t_start, start_no, {level} AS level,
+               {', '.join(f't_{i}, r_{i}' for i in range(1, n + 1))}
         FROM {chain} chain
     """
     return sql, params
@@ -184,19 +185,20 @@ def funnel_units(
     _check(log, steps, order, unit, exclude, by, None)
     n = len(steps)
     starts, params = _starts_sql(log, steps, window_s, order, unit, exclude, by)
+    earliest = "(t_start, start_no)"  # chains ordered by their start event: time, then row
     durations = ",\n".join(
-        f"arg_min(epoch(t_{i}) - epoch(t_{i - 1}), start_no) FILTER (WHERE level >= {i}) AS d_{i}"
+        f"arg_min(epoch(t_{i}) - epoch(t_{i - 1}), {earliest}) FILTER (WHERE level >= {i}) AS d_{i}"
         for i in range(2, n + 1)
     )
     # where the earliest chain reaching each step reached it: the anchor of drop-off analyses
     anchors = ",\n".join(
-        f"arg_min(t_{i}, start_no) FILTER (WHERE level >= {i}) AS at_{i}, "
-        f"arg_min(r_{i}, start_no) FILTER (WHERE level >= {i}) AS ar_{i}"
+        f"arg_min(t_{i}, {earliest}) FILTER (WHERE level >= {i}) AS at_{i}, "
+        f"arg_min(r_{i}, {earliest}) FILTER (WHERE level >= {i}) AS ar_{i}"
         for i in range(1, n + 1)
     )
     sql = f"""
-        SELECT k, arg_max(grp, {{'l': level, 's': -start_no}}) AS grp, max(level) AS level,
-               min(t_1) FILTER (WHERE level >= 1) AS first_start, {anchors}
+        SELECT k, arg_max(grp, {{'l': level, 't': -epoch_us(t_start), 's': -start_no}}) AS grp,
+               max(level) AS level, min(t_start) AS first_start, {anchors}
                {',' if durations else ''} {durations}
         FROM ({starts}) s
         WHERE level >= 1
@@ -318,11 +320,10 @@ def funnel_trend(
         raise InvalidParameterError("period", period, PERIODS)
     n = len(steps)
     starts, params = _starts_sql(log, steps, window_s, order, unit, exclude, None)
-    start_col = "t_0" if order == "any" else "t_1"
     df = log.db.run(
         f"""
         WITH per AS (
-            SELECT k, CAST(date_trunc('{period}', {start_col}) AS DATE) AS period, max(level) AS level
+            SELECT k, CAST(date_trunc('{period}', t_start) AS DATE) AS period, max(level) AS level
             FROM ({starts}) s
             WHERE level >= 1
             GROUP BY ALL

@@ -309,3 +309,17 @@ def test_time_to_convert_bins():
 
     bins = time_to_convert(log, ["view", "buy"], 2, window="7d").set_index("label")["units"]
     assert bins["5 min–10 min"] == 1 and bins["2 d–4 d"] == 1 and bins.sum() == 2
+
+
+def test_earliest_chain_is_by_time_not_file_order():
+    # rows out of time order in the file: the chain starting at 10:00 is the earliest, not the first row
+    df = pd.DataFrame({
+        "user_id": ["a"] * 4,
+        "timestamp": ["2024-05-20 11:00", "2024-05-20 11:30", "2024-05-20 10:00", "2024-05-20 10:05"],
+        "event": ["view", "buy", "view", "buy"],
+        "device": ["late", "late", "early", "early"],
+    })
+    log = journey.load(df)
+    out = funnel(log, ["view", "buy"], by="device")
+    assert out["group"].unique().tolist() == ["early"]
+    assert out[out["step_no"] == 2]["median_seconds_to_convert"].tolist() == [300.0]
