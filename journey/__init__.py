@@ -11,8 +11,11 @@ from .load import load, remap
 from .log import EventLog, Filters, LoadReport
 from .dropoff import (average_order_value, bounce_rate, cart_abandonment, compare_groups, correlation,
                       dropoff_paths, opportunities, time_on_page)
+from .canvas import journey_canvas
 from .funnel import default_steps, funnel, funnel_people, funnel_trend, time_to_convert
 from .overview import events_per_day, overview, top_events
+from .paths import (compare_transitions, customer_timeline, find_users, path_users, paths, step_matrix,
+                    top_paths, transitions)
 from .schema import Mapping, detect_mapping
 from .stages import StageMap, event_stages, stage_funnel, stage_trend
 
@@ -20,6 +23,15 @@ __version__ = "0.1.0"
 
 __all__ = [
     "StageMap",
+    "compare_transitions",
+    "customer_timeline",
+    "find_users",
+    "journey_canvas",
+    "path_users",
+    "paths",
+    "step_matrix",
+    "top_paths",
+    "transitions",
     "average_order_value",
     "bounce_rate",
     "cart_abandonment",

@@ -148,3 +148,95 @@ def rate_by_group_chart(df: pd.DataFrame, rate: str, height: int | None = None) 
         )
         .properties(height=height or alt.Step(26))
     )
+
+
+STAGE_COLORS = {"awareness": "#9ecae9", "consideration": "#4c78a8", "purchase": "#54a24b", "retention": "#f58518",
+                "advocacy": "#e45756"}
+
+
+def sankey_chart(nodes: pd.DataFrame, links: pd.DataFrame, height: int = 480):
+    """A plotly Sankey of :func:`journey.paths` (the one chart Altair cannot draw; see ADR 0008).
+
+    Node labels give the users at the node and, where paths stop there, how many end.
+    """
+    import plotly.graph_objects as go
+
+    labels, colors, index, custom = [], [], {}, []
+    for row in nodes.itertuples():
+        index[(row.step, row.event)] = len(labels)
+        ends = f" · {row.ends:,} end" if row.ends and row.step < nodes["step"].max() else ""
+        labels.append(f"{row.event} · {row.users:,}{ends}")
+        colors.append(STAGE_COLORS.get(row.event, "#4c78a8"))
+        custom.append([int(row.step), str(row.event), int(row.ends)])
+    fig = go.Figure(go.Sankey(
+        arrangement="snap",
+        textfont=dict(color="#262730", size=12, shadow="none"),
+        node=dict(label=labels, color=colors, pad=14, thickness=14, customdata=custom,
+                  line=dict(width=0),
+                  hovertemplate="step %{customdata[0]}: %{customdata[1]}<br>%{value:,} users, "
+                                "%{customdata[2]:,} end here<extra></extra>"),
+        link=dict(source=[index[(r.step, r.source)] for r in links.itertuples()],
+                  target=[index[(r.step + 1, r.target)] for r in links.itertuples()],
+                  value=[int(r.users) for r in links.itertuples()],
+                  color="rgba(76,120,168,0.22)",
+                  hovertemplate="%{source.customdata[1]} → %{target.customdata[1]}<br>%{value:,} users<extra></extra>"),
+    ))
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10))
+    return fig
+
+
+def transitions_chart(df: pd.DataFrame, value: str = "share_of_source", height: int | None = None) -> alt.Chart:
+    """A source × target heatmap of :func:`journey.transitions` (or of a comparison's ``difference``)."""
+    diverging = value == "difference"
+    color = alt.Color(f"{value}:Q", title=value.replace("_", " "), legend=alt.Legend(format="%"),
+                      scale=alt.Scale(scheme="redblue", domainMid=0) if diverging else alt.Scale(scheme="blues"))
+    sources = list(dict.fromkeys(df["source"]))
+    return (
+        alt.Chart(df)
+        .mark_rect()
+        .encode(
+            x=alt.X("target:N", title="next event", axis=alt.Axis(labelAngle=-40)),
+            y=alt.Y("source:N", title="event", sort=sources),
+            color=color,
+            tooltip=[c for c in ["source", "target", "transitions", "users", "share_of_source", "share_a", "share_b",
+                                 "difference", "median_seconds"] if c in df.columns],
+        )
+        .properties(height=height or max(200, 22 * len(sources)))
+    )
+
+
+def step_matrix_chart(df: pd.DataFrame, height: int | None = None) -> alt.Chart:
+    """The step matrix of :func:`journey.step_matrix` as a heatmap with the shares written in."""
+    base = alt.Chart(df).encode(
+        x=alt.X("step:O", title="step"),
+        y=alt.Y("event:N", title=None, sort=alt.EncodingSortField("units", op="sum", order="descending")),
+    )
+    rect = base.mark_rect().encode(color=alt.Color("share:Q", scale=alt.Scale(scheme="blues"), legend=None),
+                                   tooltip=["step", "event", alt.Tooltip("units:Q", format=","),
+                                            alt.Tooltip("share:Q", format=".1%")])
+    text = base.mark_text(fontSize=11).encode(
+        text=alt.Text("share:Q", format=".0%"),
+        color=alt.condition("datum.share > 0.5", alt.value("white"), alt.value("#222")),
+    )
+    return alt.layer(rect, text).properties(height=height or max(200, 24 * df["event"].nunique()))
+
+
+def timeline_chart(df: pd.DataFrame, height: int = 260) -> alt.Chart:
+    """One customer's events on a time axis, coloured by stage; orders sized by revenue."""
+    data = df.copy()
+    data["revenue"] = data["revenue"].fillna(0)
+    points = (
+        alt.Chart(data)
+        .mark_circle(opacity=0.85)
+        .encode(
+            x=alt.X("ts:T", title=None),
+            y=alt.Y("event:N", title=None, sort=alt.EncodingSortField("ts", op="min")),
+            color=alt.Color("stage:N", scale=alt.Scale(domain=list(STAGE_COLORS), range=list(STAGE_COLORS.values()))),
+            size=alt.Size("revenue:Q", scale=alt.Scale(range=[60, 600]), legend=None),
+            tooltip=["ts:T", "event", "stage", "session_no", "page", "order_id", alt.Tooltip("revenue:Q", format=",.2f")],
+        )
+    )
+    starts = data.groupby("session_no", as_index=False)["ts"].min()
+    rules = alt.Chart(starts).mark_rule(strokeDash=[3, 3], color="#999").encode(
+        x="ts:T", tooltip=[alt.Tooltip("session_no:Q", title="session"), "ts:T"])
+    return alt.layer(rules, points).properties(height=height)

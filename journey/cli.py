@@ -71,6 +71,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--by", metavar="COL", help="break down by a column (its value on the chain's first step)")
     p.add_argument("--trend", choices=["day", "week", "month"], help="conversion per period of the first step")
 
+    p = sub.add_parser("paths", help="the first steps of every path (for a Sankey)",
+                       description="Nodes (step, event, users, ends) and links (step, source, target, users).")
+    _add_source_args(p)
+    p.add_argument("--steps", type=int, default=5, help="steps to follow, 1-10 (default 5)")
+    p.add_argument("--top", type=int, default=8, help="events kept per step; the rest become Other (default 8)")
+    anchor = p.add_mutually_exclusive_group()
+    anchor.add_argument("--from", dest="from_event", metavar="EVENT", help="paths after the first EVENT")
+    anchor.add_argument("--to", dest="to_event", metavar="EVENT", help="paths that lead to the first EVENT")
+    p.add_argument("--unit", choices=["users", "sessions"], default="users", help="a user's whole stream, or sessions")
+    p.add_argument("--keep-repeats", action="store_true", help="do not merge consecutive repeats of an event")
+    p.add_argument("--stages", metavar="MAP.toml", help="a stage map (its path cleaning rules apply)")
+
     p = sub.add_parser("sample", help="write the synthetic sample shop",
                        description="Write the deterministic synthetic shop (CSV, or Parquet by extension).")
     p.add_argument("--users", type=int, default=5000, help="visitors to simulate (default 5000, the shipped sample)")
@@ -185,6 +197,22 @@ def cmd_funnel(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_paths(args: argparse.Namespace) -> int:
+    from . import format as fmt
+    from .paths import paths
+    from .stages import StageMap
+
+    log = _load(args)
+    sm = StageMap.load(args.stages) if args.stages else None
+    nodes, links = paths(log, steps=args.steps, top=args.top, from_event=args.from_event, to_event=args.to_event,
+                         unit=args.unit, collapse_repeats=not args.keep_repeats,
+                         cleaning_rules=sm.cleaning_rules if sm else None)
+    lines = [f"step {r.step}: {r.event:<24} {fmt.count(r.users):>10}" + (f"  ({fmt.count(r.ends)} end)" if r.ends else "")
+             for r in nodes.itertuples()]
+    _emit(args, {"nodes": _records(nodes), "links": _records(links)}, "\n".join(lines))
+    return 0
+
+
 def _text(key: str, value: Any) -> str:
     from . import format as fmt
 
@@ -206,7 +234,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"load": cmd_load, "overview": cmd_overview, "stages": cmd_stages, "funnel": cmd_funnel,
-            "sample": cmd_sample}
+            "paths": cmd_paths, "sample": cmd_sample}
 
 
 def main(argv: list[str] | None = None) -> int:

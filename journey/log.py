@@ -157,6 +157,10 @@ class EventLog:
         )
         return EventLog(self.db, self.report, self.mapping, filters, self.source_info)
 
+    def refine(self, **changes: Any) -> "EventLog":
+        """The same log with some filters changed and the others kept (``log.refine(devices=("mobile",))``)."""
+        return EventLog(self.db, self.report, self.mapping, replace(self.filters, **changes), self.source_info)
+
     def source(self) -> tuple[str, dict[str, Any]]:
         """``(relation_sql, params)``: the filtered events as a parenthesised subquery."""
         where, params = self.filters.where()

@@ -68,6 +68,7 @@ class StageMap:
     retention_within_days : the second order must come within this many days of the first (None: any time).
     nps_pattern : regular expression for events that carry an NPS answer in ``score``.
     nps_promoter_min : an NPS answer at or above this after the first purchase is advocacy (None: off).
+    cleaning_rules : (regular expression, new name) pairs that merge event names on the path views.
     """
 
     patterns: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_PATTERNS))
@@ -76,9 +77,11 @@ class StageMap:
     retention_within_days: float | None = None
     nps_pattern: str = NPS_PATTERN
     nps_promoter_min: int | None = 9
+    cleaning_rules: list[tuple[str, str]] = field(default_factory=list)
 
     def validate(self) -> "StageMap":
-        for stage, pattern in {**self.patterns, "nps": self.nps_pattern}.items():
+        rules = {f"cleaning rule {i + 1}": p for i, (p, _) in enumerate(self.cleaning_rules)}
+        for stage, pattern in {**self.patterns, "nps": self.nps_pattern, **rules}.items():
             try:
                 re.compile(pattern)
             except re.error as e:
@@ -117,6 +120,8 @@ class StageMap:
         lines += ["", "[advocacy]", f"nps_pattern = {s(self.nps_pattern)}",
                   f"nps_promoters = {'true' if self.nps_promoter_min is not None else 'false'}",
                   f"nps_promoter_min = {self.nps_promoter_min if self.nps_promoter_min is not None else 9}"]
+        lines += ["", "# path cleaning: [regular expression, new name], the first match wins", "[cleaning]",
+                  "rules = [" + ", ".join(f"[{_toml_str(p)}, {_toml_str(r)}]" for p, r in self.cleaning_rules) + "]"]
         return "\n".join(lines) + "\n"
 
     @classmethod
@@ -137,6 +142,7 @@ class StageMap:
             retention_within_days=retention.get("within_days"),
             nps_pattern=advocacy.get("nps_pattern", NPS_PATTERN),
             nps_promoter_min=int(advocacy.get("nps_promoter_min", 9)) if advocacy.get("nps_promoters", True) else None,
+            cleaning_rules=[(str(p), str(r)) for p, r in data.get("cleaning", {}).get("rules", [])],
         ).validate()
 
     @classmethod

@@ -173,3 +173,26 @@ def test_dropoff_page(app):
     box = app.selectbox(key="dropoff_step")
     box.set_value(box.options[0]).run()
     assert not app.exception
+
+
+def test_journey_map_page(app):
+    app.switch_page("pages/journey_map.py").run()
+    assert not app.exception
+    assert any("users" in c.value and "end" in c.value for c in app.caption)  # the Sankey's caption
+    app.radio(key="paths_level").set_value("stages").run()
+    assert not app.exception
+    app.radio(key="paths_level").set_value("events").run()
+    app.radio(key="paths_mode").set_value("after an event").run()
+    app.selectbox(key="paths_anchor").set_value("add_to_cart").run()
+    assert not app.exception
+    app.button(key="paths_filter").click().run()
+    assert len(app.session_state["filters"].users) == 1482  # users who added to cart (checked on the Funnels page)
+
+
+def test_journey_map_comparison_and_timeline(app):
+    app.switch_page("pages/journey_map.py").run()
+    app.selectbox(key="trans_compare").set_value("device").run()
+    assert not app.exception
+    app.text_input(key="timeline_query").input("003066").run()
+    assert not app.exception
+    assert any("184 events in 15 sessions" in c.value for c in app.caption)

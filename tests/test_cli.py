@@ -103,3 +103,18 @@ def test_funnel_json_with_trend_and_groups(write, capsys):
 def test_funnel_unknown_event_suggests(capsys):
     assert main(["funnel", SAMPLE, "--steps", "product_view,purchse"]) == 1
     assert "Did you mean 'purchase'?" in capsys.readouterr().err
+
+
+def test_paths_json(write, capsys):
+    path = write("p.csv", "user_id,timestamp,event\na,2024-05-20 10:00,home\na,2024-05-20 10:01,cart\n"
+                          "b,2024-05-20 10:00,home\n")
+    assert main(["paths", path, "--steps", "3", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["nodes"] == [{"step": 1, "event": "home", "users": 2, "ends": 1},
+                            {"step": 2, "event": "cart", "users": 1, "ends": 1}]
+    assert out["links"] == [{"step": 1, "source": "home", "target": "cart", "users": 1}]
+
+
+def test_paths_from_unknown_event(capsys):
+    assert main(["paths", SAMPLE, "--from", "purchse"]) == 1
+    assert "Did you mean 'purchase'?" in capsys.readouterr().err

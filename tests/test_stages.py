@@ -108,7 +108,8 @@ def test_stage_trend(log):
 
 def test_toml_round_trip(tmp_path):
     sm = StageMap(events={"consideration": ['we"ird'], "purchase": ["Bought"], "advocacy": []},
-                  retention_within_days=90, nps_promoter_min=None)
+                  retention_within_days=90, nps_promoter_min=None,
+                  cleaning_rules=[("product_view_.*", "product_view"), ("a\\d+", 'b"c')])
     path = tmp_path / "map.toml"
     sm.save(str(path))
     assert StageMap.load(str(path)) == sm

@@ -47,12 +47,22 @@ def test_funnels_and_dropoff_pages_in_the_browser(server, browser, shot):
     assert page.locator('[data-testid="stException"]').count() == 0
     shot(page, "5-funnels-steps")
 
+    page.get_by_role("link", name="Journey map").click()
+    page.get_by_text("Users at a node").wait_for(timeout=60_000)
+    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)  # the Sankey drew
+    assert page.locator('[data-testid="stException"]').count() == 0
+    shot(page, "6-journey-map")
+    page.get_by_role("tab", name="Canvas").click()
+    page.get_by_text("Your notes").wait_for()
+    assert page.locator("table.journey-canvas").count() == 1
+    shot(page, "7-journey-canvas")
+
     page.get_by_role("link", name="Drop-off").click()
     page.get_by_text("The biggest loss is at").wait_for(timeout=60_000)
     page.get_by_text("Time on page").first.wait_for()
     assert page.locator('[data-testid="stException"]').count() == 0
     wait_for_metric(page, "Cart abandonment", "50.9 %")
-    shot(page, "6-dropoff")
+    shot(page, "8-dropoff")
 
 
 def test_sample_then_upload_shows_the_uploads_real_counts(server, browser, shot, tmp_path):

@@ -1,0 +1,153 @@
+"""Journey map: paths (Sankey), transitions, the step matrix, top paths, the canvas, customer timelines."""
+
+import pandas as pd
+import streamlit as st
+
+import journey
+from journey import charts
+from journey import format as fmt
+from journey.canvas import canvas_html, canvas_markdown, canvas_table_html
+from journey.errors import JourneyError
+from journey.stages import STAGES
+from journey.ui import people, shell, state, widgets
+from journey.ui.cache import compute
+
+shell.route_through_app()
+st.title("Journey map")
+log = state.filtered_log()
+if log is None:
+    widgets.no_data()
+    st.stop()
+
+sm = state.stage_map()
+events = log.distinct_values("event", limit=100_000)
+tabs = st.tabs(["Paths", "Transitions", "Step matrix", "Top paths", "Canvas", "Customer timeline"])
+
+with tabs[0]:
+    c1, c2, c3, c4 = st.columns(4)
+    level = c1.radio("Show", ["events", "stages"], key="paths_level", horizontal=True)
+    mode = c2.radio("Paths", ["from the first event", "after an event", "before an event"], key="paths_mode")
+    anchor = None
+    if mode != "from the first event" and level == "events":
+        anchor = c2.selectbox("Event", events, key="paths_anchor")
+    steps = c3.slider("Steps", 2, 10, 5, key="paths_steps")
+    top = c3.slider("Events kept per step", 2, 15, 8, key="paths_top", help="the rest are folded into Other")
+    unit = c4.radio("Count", ["users", "sessions"], key="paths_unit", horizontal=True)
+    collapse = c4.checkbox("Merge consecutive repeats", value=True, key="paths_collapse")
+    options = dict(steps=steps, top=top, unit=unit, collapse_repeats=collapse, level=level, stage_map=sm,
+                   cleaning_rules=sm.cleaning_rules,
+                   from_event=anchor if mode == "after an event" else None,
+                   to_event=anchor if mode == "before an event" else None)
+    try:
+        nodes, links = compute(journey.paths, log, **options)
+        if nodes.empty:
+            st.info("No paths to show with these settings.")
+        else:
+            st.plotly_chart(charts.sankey_chart(nodes, links), use_container_width=True, key="paths_sankey")
+            st.caption(f"{fmt.count(nodes[nodes['step'] == 1]['users'].sum())} {unit}. A label's “end” counts the "
+                       "paths that stop at that node; hover for details.")
+            labels = [f"step {r.step}: {r.event} ({r.users:,})" for r in nodes.itertuples()]
+            c1, c2 = st.columns([3, 1])
+            pick = c1.selectbox("Users at a node", labels, key="paths_node")
+            row = nodes.iloc[labels.index(pick)]
+            who = compute(journey.path_users, log, step=int(row["step"]), event=str(row["event"]), **options)
+            c2.button("Filter every page to them", key="paths_filter", icon=":material/filter_alt:",
+                      on_click=people.use_as_filter, args=(who["user_id"].tolist(), f"path node {pick}"))
+    except JourneyError as e:
+        st.error(str(e))
+    with st.expander("Path cleaning rules (saved with the stage map)"):
+        st.caption("A regular expression on the whole event name, and the name to show instead; the first "
+                   "matching rule wins. Example: product_view_.* → product_view.")
+        edited = st.data_editor(
+            pd.DataFrame(sm.cleaning_rules or [], columns=["pattern", "new name"]), num_rows="dynamic",
+            key="paths_rules_editor", hide_index=True,
+        )
+        if st.button("Apply the rules", key="paths_rules_apply"):
+            rules = [(str(p), str(n)) for p, n in zip(edited["pattern"], edited["new name"])
+                     if isinstance(p, str) and p and isinstance(n, str) and n]
+            try:
+                state.set_stage_map(journey.StageMap(**{**sm.__dict__, "cleaning_rules": rules}))
+                st.rerun()
+            except JourneyError as e:
+                st.error(str(e))
+
+with tabs[1]:
+    c1, c2, c3 = st.columns(3)
+    unit = c1.radio("Within", ["sessions", "users"], key="trans_unit", horizontal=True)
+    min_users = c2.number_input("Hide edges with fewer users than", 1, 100_000, 20, key="trans_min")
+    compare = c3.selectbox("Compare two segments", ["(no comparison)", "device", "channel"], key="trans_compare")
+    try:
+        if compare == "(no comparison)":
+            t = compute(journey.transitions, log, unit=unit, min_users=int(min_users))
+            st.altair_chart(charts.transitions_chart(t), use_container_width=True)
+            st.dataframe(t.head(200), hide_index=True, column_config={
+                "share_of_source": st.column_config.NumberColumn(format="percent"),
+                "median_seconds": st.column_config.NumberColumn("median seconds", format="%.0f")})
+        elif not log.report.mapping.get(compare):
+            st.info(f"This dataset has no {compare} column.")
+        else:
+            values = log.distinct_values(compare)
+            c1, c2 = st.columns(2)
+            a = c1.selectbox("Segment A", values, index=0, key="trans_a")
+            b = c2.selectbox("Segment B", values, index=min(1, len(values) - 1), key="trans_b")
+            key = "devices" if compare == "device" else "channels"
+            ta = compute(journey.transitions, log.refine(**{key: (a,)}), unit=unit, min_users=int(min_users))
+            tb = compute(journey.transitions, log.refine(**{key: (b,)}), unit=unit, min_users=int(min_users))
+            diff = journey.compare_transitions(ta, tb)
+            st.altair_chart(charts.transitions_chart(diff, value="difference"), use_container_width=True)
+            st.caption(f"Red: more of {a}'s exits from the event go there; blue: more of {b}'s.")
+            st.dataframe(diff.head(50), hide_index=True)
+    except JourneyError as e:
+        st.error(str(e))
+
+with tabs[2]:
+    c1, c2, c3 = st.columns(3)
+    steps = c1.slider("Steps", 2, 12, 6, key="matrix_steps")
+    top = c2.slider("Events per step", 2, 15, 8, key="matrix_top")
+    anchor = c3.selectbox("Centred on", ["(the first event)", *events], key="matrix_anchor")
+    m = compute(journey.step_matrix, log, steps=steps, top=top,
+                anchor=None if anchor == "(the first event)" else anchor)
+    st.altair_chart(charts.step_matrix_chart(m), use_container_width=True)
+    st.caption("The share of users at each event at each step" + ("" if anchor == "(the first event)" else
+               f"; step 0 is their first {anchor}, negative steps come before it") + ".")
+
+with tabs[3]:
+    unit = st.radio("Paths of", ["sessions", "users"], key="top_paths_unit", horizontal=True)
+    tp = compute(journey.top_paths, log, unit=unit, top=25, stage_map=sm)
+    st.dataframe(tp, hide_index=True, column_config={
+        "share": st.column_config.NumberColumn(format="percent"),
+        "conversion_rate": st.column_config.NumberColumn("conversion", format="percent")})
+
+with tabs[4]:
+    canvas = compute(journey.journey_canvas, log, stage_map=sm)
+    table_slot = st.empty()
+    st.markdown("**Your notes**, per cell: they show on the map and go into the exports.")
+    notes_df = st.session_state.setdefault(
+        "canvas_notes", pd.DataFrame("", index=canvas.index, columns=canvas.columns))
+    edited = st.data_editor(notes_df, key="canvas_notes_editor")
+    st.session_state["canvas_notes"] = edited
+    notes = {(r, c): str(edited.loc[r, c]) for r in edited.index for c in edited.columns if str(edited.loc[r, c]).strip()}
+    with table_slot:
+        st.html(canvas_table_html(canvas, notes))
+    title = f"Customer journey map: {log.report.source}"
+    c1, c2 = st.columns(2)
+    c1.download_button("Download as Markdown", canvas_markdown(canvas, notes, title).encode("utf-8"),
+                       file_name="journey_map.md", mime="text/markdown", icon=":material/download:",
+                       key="canvas_md")
+    c2.download_button("Download as HTML (a picture to share)", canvas_html(canvas, notes, title).encode("utf-8"),
+                       file_name="journey_map.html", mime="text/html", icon=":material/download:", key="canvas_html")
+
+with tabs[5]:
+    query = st.text_input("Find a customer by id", key="timeline_query", placeholder="part of a user id")
+    found = journey.find_users(log, query or "", limit=50)
+    if not found:
+        st.info("No user id contains that text.")
+    else:
+        uid = st.selectbox("Customer", found, key="timeline_user")
+        tl = compute(journey.customer_timeline, log, user_id=uid, stage_map=sm)
+        orders = tl[tl["order_id"].notna()]
+        st.caption(f"{fmt.count(len(tl))} events in {fmt.count(tl['session_no'].max())} sessions, "
+                   f"{fmt.count(orders['order_id'].nunique())} orders worth {fmt.money(orders['revenue'].sum())}, "
+                   f"furthest stage: {max(tl['stage'], key=STAGES.index) if not tl.empty else '–'}.")
+        st.altair_chart(charts.timeline_chart(tl), use_container_width=True)
+        st.dataframe(tl, hide_index=True)

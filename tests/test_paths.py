@@ -1,0 +1,151 @@
+"""Paths, transitions, the step matrix, top paths, the canvas and timelines, on rows checked by hand."""
+
+import pandas as pd
+import pytest
+
+import journey
+from journey.canvas import canvas_html, canvas_markdown, journey_canvas
+from journey.errors import InvalidParameterError, JourneyError
+from journey.paths import (compare_transitions, customer_timeline, path_users, paths, step_matrix, top_paths,
+                           transitions)
+
+T0 = pd.Timestamp("2024-05-20 09:00:00")
+SEQUENCES = {
+    "a": ["home", "category", "product_view", "product_view", "add_to_cart"],
+    "b": ["home", "search", "product_view", "purchase"],
+    "c": ["home"],
+    "d": ["category", "product_view"],
+}
+
+
+@pytest.fixture(scope="module")
+def log():
+    rows = [(u, (T0 + pd.Timedelta(minutes=i)).isoformat(sep=" "), e, "mobile" if u in "ab" else "desktop")
+            for u, seq in SEQUENCES.items() for i, e in enumerate(seq)]
+    return journey.load(pd.DataFrame(rows, columns=["user_id", "timestamp", "event", "device"]))
+
+
+def as_dict(df, *cols):
+    return {tuple(r[:-1]): r[-1] for r in df[list(cols)].itertuples(index=False)}
+
+
+def test_paths_nodes_links_and_ends(log):
+    nodes, links = paths(log, steps=3)
+    assert as_dict(nodes, "step", "event", "users") == {
+        (1, "home"): 3, (1, "category"): 1,
+        (2, "category"): 1, (2, "search"): 1, (2, "product_view"): 1,
+        (3, "product_view"): 2}
+    assert as_dict(nodes, "step", "event", "ends") == {
+        (1, "home"): 1, (1, "category"): 0, (2, "category"): 0, (2, "search"): 0, (2, "product_view"): 1,
+        (3, "product_view"): 2}
+    assert as_dict(links, "step", "source", "target", "users") == {
+        (1, "home", "category"): 1, (1, "home", "search"): 1, (1, "category", "product_view"): 1,
+        (2, "category", "product_view"): 1, (2, "search", "product_view"): 1}
+
+
+def test_paths_identities(log):
+    nodes, links = paths(log, steps=5)
+    out = links.groupby(["step", "source"])["users"].sum()
+    for r in nodes.itertuples():
+        assert out.get((r.step, r.event), 0) + r.ends == r.users
+    still_going = nodes.groupby("step")["users"].sum()
+    assert still_going.tolist() == [4, 3, 2, 2]  # a, b have 4 steps after merging a's repeat
+
+
+def test_top_folds_the_rest_into_other(log):
+    nodes, _ = paths(log, steps=1, top=1)
+    assert as_dict(nodes, "step", "event", "users") == {(1, "home"): 3, (1, "Other"): 1}
+
+
+def test_repeats_merged_or_kept(log):
+    kept, _ = paths(log, steps=5, collapse_repeats=False)
+    assert as_dict(kept, "step", "event", "users")[(4, "product_view")] == 1
+    assert (5, "add_to_cart") in as_dict(kept, "step", "event", "users")
+
+
+def test_paths_after_and_before_an_event(log):
+    after, _ = paths(log, steps=2, from_event="product_view")
+    assert as_dict(after, "step", "event", "users") == {(1, "product_view"): 3, (2, "add_to_cart"): 1,
+                                                        (2, "purchase"): 1}
+    before, _ = paths(log, steps=2, to_event="purchase")
+    assert as_dict(before, "step", "event", "users") == {(1, "product_view"): 1, (2, "purchase"): 1}
+    with pytest.raises(InvalidParameterError, match="Did you mean 'purchase'"):
+        paths(log, from_event="purchse")
+
+
+def test_cleaning_rules_merge_names(log):
+    nodes, _ = paths(log, steps=2, cleaning_rules=[("home|category", "landing")])
+    assert as_dict(nodes, "step", "event", "users")[(1, "landing")] == 4
+    with pytest.raises(JourneyError, match="not a valid regular expression"):
+        paths(log, cleaning_rules=[("((", "x")])
+
+
+def test_stage_level_paths(log):
+    nodes, _ = paths(log, steps=3, level="stages")
+    # a: home (awareness) → category, product, cart (consideration); b adds purchase; d starts in consideration
+    assert as_dict(nodes, "step", "event", "users") == {
+        (1, "awareness"): 3, (1, "consideration"): 1, (2, "consideration"): 2, (3, "purchase"): 1}
+
+
+def test_path_users(log):
+    assert path_users(log, 2, "search", steps=3)["user_id"].tolist() == ["b"]
+    assert path_users(log, 1, "home", steps=3)["user_id"].tolist() == ["a", "b", "c"]
+
+
+def test_transitions(log):
+    t = transitions(log, unit="users")
+    got = {(r.source, r.target): (r.transitions, r.share_of_source) for r in t.itertuples()}
+    assert got[("home", "category")] == (1, 0.5)
+    assert got[("category", "product_view")] == (2, 1.0)
+    assert got[("product_view", "add_to_cart")] == (1, 0.5)
+    assert t.set_index(["source", "target"]).loc[("home", "search"), "median_seconds"] == 60.0
+    assert len(transitions(log, unit="users", min_users=2)) == 1
+
+
+def test_compare_transitions(log):
+    mobile = transitions(log.refine(devices=("mobile",)), unit="users")
+    desktop = transitions(log.refine(devices=("desktop",)), unit="users")
+    diff = compare_transitions(mobile, desktop).set_index(["source", "target"])
+    assert diff.loc[("category", "product_view"), ["share_a", "share_b", "difference"]].tolist() == [1.0, 1.0, 0.0]
+    assert diff.loc[("home", "search"), "difference"] == 0.5
+
+
+def test_step_matrix(log):
+    m = step_matrix(log, steps=2)
+    got = {(r.step, r.event): r.share for r in m.itertuples()}
+    assert got[(1, "home")] == 0.75 and got[(1, "category")] == 0.25
+    assert got[(2, "search")] == pytest.approx(1 / 3)
+    centred = step_matrix(log, steps=1, anchor="product_view")
+    got = {(r.step, r.event): r.units for r in centred.itertuples()}
+    assert got[(0, "product_view")] == 3 and got[(-1, "category")] == 2 and got[(1, "purchase")] == 1
+
+
+def test_top_paths(log):
+    tp = top_paths(log, unit="users").set_index("path")
+    assert tp.loc["home → search → product_view → purchase", ["units", "converted"]].tolist() == [1, 1]
+    assert tp["share"].tolist() == [0.25] * 4
+    assert tp["conversion_rate"].sum() == 1.0
+
+
+def test_customer_timeline(log):
+    tl = customer_timeline(log, "b")
+    assert tl["event"].tolist() == ["home", "search", "product_view", "purchase"]
+    assert tl["stage"].tolist() == ["awareness", "consideration", "consideration", "purchase"]
+    assert tl["session_no"].tolist() == [1, 1, 1, 1]
+    assert customer_timeline(log, "zzz").empty
+
+
+def test_find_users_exact_match_first(log):
+    assert journey.find_users(log, "a")[0] == "a"
+
+
+def test_canvas_cells(log):
+    c = journey_canvas(log)
+    assert list(c.columns) == ["awareness", "consideration", "purchase", "retention", "advocacy"]
+    assert c.loc["behaviours", "consideration"].startswith("product_view (3 users)")
+    assert c.loc["conversion to next", "awareness"] == "75.0 % reach consideration"  # a, b, d of 4
+    assert "1 users go no further" in c.loc["pain points", "awareness"]
+    md = canvas_markdown(c, {("pain points", "purchase"): "call the | payment team"})
+    assert "| **pain points** |" in md and "call the \\| payment team" in md
+    page = canvas_html(c, {("emotions", "awareness"): "<b>calm</b>"})
+    assert "&lt;b&gt;calm&lt;/b&gt;" in page and page.startswith("<!doctype html>")
