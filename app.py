@@ -16,6 +16,8 @@ pages = st.navigation(
         st.Page(HERE / "pages" / "funnels.py", title="Funnels", icon=":material/filter_alt:"),
         st.Page(HERE / "pages" / "journey_map.py", title="Journey map", icon=":material/route:"),
         st.Page(HERE / "pages" / "dropoff.py", title="Drop-off", icon=":material/trending_down:"),
+        st.Page(HERE / "pages" / "retention.py", title="Retention & churn", icon=":material/autorenew:"),
+        st.Page(HERE / "pages" / "customers.py", title="Customers", icon=":material/groups:"),
         st.Page(HERE / "pages" / "data.py", title="Data & mapping", icon=":material/table_view:"),
     ]
 )

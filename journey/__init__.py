@@ -12,17 +12,39 @@ from .log import EventLog, Filters, LoadReport
 from .dropoff import (average_order_value, bounce_rate, cart_abandonment, compare_groups, correlation,
                       dropoff_paths, opportunities, time_on_page)
 from .canvas import journey_canvas
+from .churn import ChurnClusters, churn_rate_over_time, churn_risk, clusters, customer_features, default_churn_days
 from .funnel import default_steps, funnel, funnel_people, funnel_trend, time_to_convert
 from .overview import events_per_day, overview, top_events
 from .paths import (compare_transitions, customer_timeline, find_users, path_users, paths, step_matrix,
                     top_paths, transitions)
+from .retention import lifecycle, order_gaps, purchase_summary, retention_curves, retention_matrix, retention_rate
 from .schema import Mapping, detect_mapping
+from .value import clv, csat, customer_value, nps, nps_distribution, rfm, rfm_segments
 from .stages import StageMap, event_stages, stage_funnel, stage_trend
 
 __version__ = "0.1.0"
 
 __all__ = [
     "StageMap",
+    "ChurnClusters",
+    "churn_rate_over_time",
+    "churn_risk",
+    "clusters",
+    "customer_features",
+    "default_churn_days",
+    "lifecycle",
+    "order_gaps",
+    "purchase_summary",
+    "retention_curves",
+    "retention_matrix",
+    "retention_rate",
+    "clv",
+    "csat",
+    "customer_value",
+    "nps",
+    "nps_distribution",
+    "rfm",
+    "rfm_segments",
     "compare_transitions",
     "customer_timeline",
     "find_users",

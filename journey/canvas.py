@@ -21,7 +21,7 @@ ROWS = ("touchpoints", "behaviours", "time in stage", "conversion to next", "pai
         "emotions", "personas")
 ERROR_PATTERN = r".*(error|fail|failed|failure|exception|timeout|declined|invalid|not_?found|404|500).*"
 SUPPORT_PATTERN = r".*(support|help|contact|ticket|chat|complain|complaint|return_?request|refund).*"
-NO_PERSONAS = "Personas come from the churn clusters (Retention & churn page)."
+NO_PERSONAS = "Open Retention & churn to compute the churn clusters; they appear here as personas."
 
 
 def events_by_stage_sql(log: EventLog, stage_map: StageMap | None = None) -> tuple[str, dict]:

@@ -240,3 +240,87 @@ def timeline_chart(df: pd.DataFrame, height: int = 260) -> alt.Chart:
     rules = alt.Chart(starts).mark_rule(strokeDash=[3, 3], color="#999").encode(
         x="ts:T", tooltip=[alt.Tooltip("session_no:Q", title="session"), "ts:T"])
     return alt.layer(rules, points).properties(height=height)
+
+
+def retention_heatmap(df: pd.DataFrame, height: int | None = None) -> alt.Chart:
+    """Cohort × period heatmap with the retention written in each cell, from :func:`journey.retention_matrix`."""
+    labels = list(dict.fromkeys(df["cohort_label"]))
+    base = alt.Chart(df).encode(
+        x=alt.X("period:O", title="periods since the cohort's start"),
+        y=alt.Y("cohort_label:N", title="cohort", sort=labels),
+    )
+    rect = base.mark_rect().encode(
+        color=alt.Color("retention:Q", scale=alt.Scale(scheme="greens", domain=[0, 0.5], clamp=True), legend=None),
+        tooltip=["cohort_label", "period", alt.Tooltip("size:Q", format=","), alt.Tooltip("users:Q", format=","),
+                 alt.Tooltip("retention:Q", format=".1%")],
+    )
+    text = base.mark_text(fontSize=11).encode(
+        text=alt.Text("retention:Q", format=".1%"),
+        color=alt.condition("datum.retention > 0.35", alt.value("white"), alt.value("#222")),
+    )
+    return alt.layer(rect, text).properties(height=height or max(120, 26 * len(labels)))
+
+
+def retention_curves_chart(df: pd.DataFrame, average: pd.DataFrame, height: int = 280) -> alt.Chart:
+    """One retention curve per cohort (thin) and the weighted average (thick), periods 1+."""
+    lines = alt.Chart(df[df["period"] > 0]).mark_line(opacity=0.35).encode(
+        x=alt.X("period:Q", title="periods since start", axis=alt.Axis(tickMinStep=1)),
+        y=alt.Y("retention:Q", axis=alt.Axis(format="%"), title="retained"),
+        color=alt.Color("cohort_label:N", legend=None),
+        tooltip=["cohort_label", "period", alt.Tooltip("retention:Q", format=".1%")],
+    )
+    avg = alt.Chart(average[average["period"] > 0]).mark_line(color="#222", strokeWidth=3, point=True).encode(
+        x="period:Q", y="retention:Q", tooltip=["period", alt.Tooltip("retention:Q", format=".1%", title="average")])
+    return alt.layer(lines, avg).properties(height=height)
+
+
+def lifecycle_chart(df: pd.DataFrame, height: int = 280) -> alt.Chart:
+    """Stacked bars of new, returning, resurrecting (up) and dormant (down) users per period."""
+    order = ["new", "returning", "resurrecting", "dormant"]
+    return alt.Chart(df).mark_bar().encode(
+        x=alt.X("period:T", title=None, axis=alt.Axis(format="%d %b")),
+        y=alt.Y("users:Q", title="users"),
+        color=alt.Color("status:N", sort=order, scale=alt.Scale(domain=order, range=["#54a24b", "#4c78a8", "#f58518",
+                                                                                   "#e45756"])),
+        order=alt.Order("status:N"),
+        tooltip=["period:T", "status", alt.Tooltip("users:Q", format=",")],
+    ).properties(height=height)
+
+
+def bars_chart(df: pd.DataFrame, x: str, y: str, *, x_title: str | None = None, y_title: str | None = None,
+               color: str | None = None, height: int = 240, x_type: str = "O") -> alt.Chart:
+    """Plain vertical bars of an aggregate (order gaps, NPS answers per score…)."""
+    enc = dict(x=alt.X(f"{x}:{x_type}", title=x_title or x), y=alt.Y(f"{y}:Q", title=y_title or y),
+               tooltip=[x, alt.Tooltip(f"{y}:Q", format=",")])
+    if color:
+        enc["color"] = alt.Color(f"{color}:N", title=None)
+    return alt.Chart(df).mark_bar().encode(**enc).properties(height=height)
+
+
+def line_chart(df: pd.DataFrame, x: str, y: str, *, y_format: str = "%", y_title: str | None = None,
+               height: int = 240) -> alt.Chart:
+    """A line over time of one measure (churn rate, NPS…)."""
+    return alt.Chart(df).mark_line(point=True).encode(
+        x=alt.X(f"{x}:T", title=None, axis=alt.Axis(format="%d %b")),
+        y=alt.Y(f"{y}:Q", axis=alt.Axis(format=y_format) if y_format else alt.Axis(), title=y_title or y),
+        tooltip=[alt.Tooltip(f"{x}:T"), alt.Tooltip(f"{y}:Q", format=".1%" if y_format == "%" else ".1f")],
+    ).properties(height=height)
+
+
+def clusters_chart(points: pd.DataFrame, height: int = 360) -> alt.Chart:
+    """Customers in the first two principal components, coloured by cluster (a sample of at most 5,000)."""
+    return alt.Chart(points).mark_circle(size=18, opacity=0.6).encode(
+        x=alt.X("pc1:Q", title="component 1"), y=alt.Y("pc2:Q", title="component 2"),
+        color=alt.Color("name:N", title="cluster"), tooltip=["user_id", "name"],
+    ).properties(height=height)
+
+
+def calibration_chart(df: pd.DataFrame, height: int = 260) -> alt.Chart:
+    """Predicted against observed churn per probability bin, with the diagonal."""
+    diag = alt.Chart(pd.DataFrame({"x": [0, 1], "y": [0, 1]})).mark_line(strokeDash=[4, 4], color="#999").encode(
+        x="x:Q", y="y:Q")
+    pts = alt.Chart(df).mark_circle().encode(
+        x=alt.X("predicted:Q", title="predicted churn", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
+        y=alt.Y("observed:Q", title="observed churn", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
+        size=alt.Size("customers:Q", legend=None), tooltip=["bin", "customers", alt.Tooltip("observed:Q", format=".1%")])
+    return alt.layer(diag, pts).properties(height=height)

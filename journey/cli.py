@@ -83,6 +83,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-repeats", action="store_true", help="do not merge consecutive repeats of an event")
     p.add_argument("--stages", metavar="MAP.toml", help="a stage map (its path cleaning rules apply)")
 
+    p = sub.add_parser("retention", help="cohort retention",
+                       description="The share of each cohort active in each later calendar period.")
+    _add_source_args(p)
+    p.add_argument("--period", choices=["week", "month"], default="month", help="cohort and period length")
+    p.add_argument("--start", choices=["first_event", "first_purchase"], default="first_event",
+                   help="what puts a customer in a cohort")
+    p.add_argument("--return", dest="return_event", default="any", metavar="any|purchase|EVENT",
+                   help="what counts as coming back (default: any event)")
+    p.add_argument("--cumulative", action="store_true", help="active in period p or later (on or after)")
+
+    p = sub.add_parser("clusters", help="churn clusters of customers",
+                       description="KMeans clusters of customers' behaviour, with names and churn rates.")
+    _add_source_args(p)
+    p.add_argument("--k", type=int, help="number of clusters (default: best silhouette over 2-8)")
+    p.add_argument("--churn-days", type=int, help="days without activity that mean churned (default: from the data)")
+    p.add_argument("--random-state", type=int, default=0, help="seed, so runs repeat (default 0)")
+
     p = sub.add_parser("sample", help="write the synthetic sample shop",
                        description="Write the deterministic synthetic shop (CSV, or Parquet by extension).")
     p.add_argument("--users", type=int, default=5000, help="visitors to simulate (default 5000, the shipped sample)")
@@ -213,6 +230,40 @@ def cmd_paths(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_retention(args: argparse.Namespace) -> int:
+    from . import format as fmt
+    from .retention import retention_matrix
+
+    log = _load(args)
+    m = retention_matrix(log, period=args.period, start=args.start, cumulative=args.cumulative,
+                         return_event=None if args.return_event == "any" else args.return_event)
+    cohorts = [{"cohort": label, "size": int(part["size"].iloc[0]), "retention": [float(x) for x in part["retention"]]}
+               for label, part in m.groupby("cohort_label", sort=True)]
+    lines = [f"{c['cohort']:<11} {fmt.count(c['size']):>8}  " + " ".join(f"{x * 100:5.1f}" for x in c["retention"])
+             for c in cohorts]
+    _emit(args, {"cohorts": cohorts}, "\n".join(lines))
+    return 0
+
+
+def cmd_clusters(args: argparse.Namespace) -> int:
+    from . import format as fmt
+    from .churn import ChurnClusters, customer_features, default_churn_days
+
+    log = _load(args)
+    days = args.churn_days or default_churn_days(log)["days"]
+    features = customer_features(log, churn_days=days)
+    model = ChurnClusters(n_clusters=args.k, random_state=args.random_state).fit(features)
+    prof = model.profiles_
+    clusters = [{"id": int(r.cluster), "name": r.name, "customers": int(r.customers), "churn_rate": float(r.churn_rate),
+                 "revenue_share": float(r.revenue_share), "sets_apart": r.sets_apart} for r in prof.itertuples()]
+    lines = [f"k = {model.k_}, silhouette {model.silhouette_:.3f}, churned = {days} days without activity"] + [
+        f"{c['id']}: {c['name']:<44} {fmt.count(c['customers']):>8} customers, churn {fmt.percent(c['churn_rate'])}, "
+        f"revenue {fmt.percent(c['revenue_share'])}" for c in clusters]
+    _emit(args, {"k": int(model.k_), "silhouette": float(model.silhouette_), "churn_days": int(days),
+                 "clusters": clusters}, "\n".join(lines))
+    return 0
+
+
 def _text(key: str, value: Any) -> str:
     from . import format as fmt
 
@@ -234,7 +285,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"load": cmd_load, "overview": cmd_overview, "stages": cmd_stages, "funnel": cmd_funnel,
-            "paths": cmd_paths, "sample": cmd_sample}
+            "paths": cmd_paths, "retention": cmd_retention, "clusters": cmd_clusters, "sample": cmd_sample}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -97,6 +97,7 @@ class Filters:
     channels: tuple[str, ...] = ()
     devices: tuple[str, ...] = ()
     users: tuple[str, ...] = ()
+    before: dt.datetime | None = None  # events strictly before this moment (a model's cut-off)
 
     def where(self) -> tuple[str, dict[str, Any]]:
         clauses, params = [], {}
@@ -115,6 +116,9 @@ class Filters:
         if self.users:
             clauses.append("list_contains($f_users, user_id)")
             params["f_users"] = list(self.users)
+        if self.before is not None:
+            clauses.append("ts < $f_before")
+            params["f_before"] = self.before
         return (" AND ".join(clauses) or "TRUE"), params
 
     def active(self) -> bool:

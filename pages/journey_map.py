@@ -119,7 +119,7 @@ with tabs[3]:
         "conversion_rate": st.column_config.NumberColumn("conversion", format="percent")})
 
 with tabs[4]:
-    canvas = compute(journey.journey_canvas, log, stage_map=sm)
+    canvas = compute(journey.journey_canvas, log, stage_map=sm, personas=st.session_state.get("personas"))
     table_slot = st.empty()
     st.markdown("**Your notes**, per cell: they show on the map and go into the exports.")
     notes_df = st.session_state.setdefault(

@@ -1,0 +1,250 @@
+"""Retention: cohort matrices, lifecycle, repeat purchases and the time between orders.
+
+Cohorts are calendar periods (week from Monday, or month) of each customer's first event or first
+purchase; period p is the number of whole calendar periods since the cohort's period. Period 0 is 100 %
+by definition: the cohort is the customers who started in it.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .errors import InvalidParameterError
+from .log import EventLog
+from .stages import StageMap
+
+PERIODS = ("week", "month")
+STARTS = ("first_event", "first_purchase")
+
+
+def _purchase(stage_map: StageMap | None, params: dict, event_sql: str = "event") -> str:
+    cond, p = (stage_map or StageMap()).validate().condition("purchase", event_sql)
+    params.update(p)
+    return cond
+
+
+def _activity_sql(log: EventLog, period: str, start: str, return_event: str | None,
+                  stage_map: StageMap | None) -> tuple[str, dict]:
+    if period not in PERIODS:
+        raise InvalidParameterError("period", period, PERIODS)
+    if start not in STARTS:
+        raise InvalidParameterError("start", start, STARTS)
+    rel, params = log.source()
+    params = dict(params)
+    buy = _purchase(stage_map, params)
+    if return_event in (None, "any"):
+        returns = "TRUE"
+    elif return_event == "purchase":
+        returns = buy
+    else:
+        known = log.distinct_values("event", limit=100_000)
+        if return_event not in known:
+            raise InvalidParameterError("return_event", return_event, ["any", "purchase", *known])
+        params["ret_event"] = return_event
+        returns = "event = $ret_event"
+    starts = "TRUE" if start == "first_event" else buy
+    sql = f"""
+        WITH e AS (SELECT user_id, ts, {starts} AS is_start, {returns} AS is_return FROM {rel}),
+        cohorts AS (
+            SELECT user_id, date_trunc('{period}', min(ts) FILTER (WHERE is_start)) AS cohort
+            FROM e GROUP BY user_id HAVING count(*) FILTER (WHERE is_start) > 0
+        ),
+        active AS (
+            SELECT DISTINCT c.user_id, c.cohort, datediff('{period}', c.cohort, date_trunc('{period}', e.ts)) AS p
+            FROM cohorts c JOIN e USING (user_id)
+            WHERE e.is_return AND date_trunc('{period}', e.ts) >= c.cohort
+        ),
+        last_period AS (SELECT date_trunc('{period}', max(ts)) AS last FROM e)
+    """
+    return sql, params
+
+
+def retention_matrix(
+    log: EventLog,
+    *,
+    period: str = "month",
+    start: str = "first_event",
+    return_event: str | None = None,
+    cumulative: bool = False,
+    stage_map: StageMap | None = None,
+) -> pd.DataFrame:
+    """Cohort retention: the share of each cohort active in period p after its start.
+
+    Parameters
+    ----------
+    period : "week" (from Monday) or "month".
+    start : "first_event" or "first_purchase": what puts a customer in a cohort.
+    return_event : None (any event), "purchase" (a purchase event), or an event name.
+    cumulative : False: active *in* period p; True: active in p *or any later period* ("on or after").
+
+    Returns
+    -------
+    DataFrame, one row per cohort and period: cohort (start date), cohort_label ("2024-01" or
+    "2024-05-20"), size, period (0 … the last period in the data), users, retention (users / size, 0–1;
+    1.0 at period 0).
+    """
+    sql, params = _activity_sql(log, period, start, return_event, stage_map)
+    df = log.db.run(
+        f"""{sql},
+        sizes AS (SELECT cohort, count(*) AS size FROM cohorts GROUP BY cohort),
+        grid AS (
+            SELECT s.cohort, s.size, unnest(range(0, datediff('{period}', s.cohort, l.last) + 1)) AS period
+            FROM sizes s CROSS JOIN last_period l
+        ),
+        counts AS (
+            SELECT g.cohort, g.size, g.period,
+                   CASE WHEN g.period = 0 THEN g.size
+                        ELSE count(DISTINCT a.user_id) END AS users
+            FROM grid g LEFT JOIN active a
+              ON a.cohort = g.cohort AND ({'a.p >= g.period' if cumulative else 'a.p = g.period'})
+            GROUP BY g.cohort, g.size, g.period
+        )
+        SELECT cohort, size, period, users, users / size AS retention FROM counts ORDER BY cohort, period
+        """,
+        params,
+    )
+    df["cohort"] = pd.to_datetime(df["cohort"]).dt.date
+    fmt = "%Y-%m" if period == "month" else "%Y-%m-%d"
+    df.insert(1, "cohort_label", [c.strftime(fmt) for c in df["cohort"]])
+    df["period"] = df["period"].astype(int)
+    df["users"] = df["users"].astype(int)
+    return df
+
+
+def retention_curves(matrix: pd.DataFrame) -> pd.DataFrame:
+    """The cohort-size-weighted average retention per period, from :func:`retention_matrix`.
+
+    Only cohorts old enough to have reached a period count in it.
+
+    Returns
+    -------
+    DataFrame: period, cohorts, users, size, retention (users / size over those cohorts, 0–1).
+    """
+    g = matrix.groupby("period").agg(cohorts=("cohort", "count"), users=("users", "sum"), size=("size", "sum"))
+    g["retention"] = g["users"] / g["size"]
+    return g.reset_index()
+
+
+def lifecycle(log: EventLog, *, period: str = "week") -> pd.DataFrame:
+    """Users per period by lifecycle status (PostHog's lifecycle).
+
+    new: active for the first time; returning: active this period and the previous one; resurrecting:
+    active this period, not the previous one, and active before; dormant: active the previous period but
+    not this one (reported as a negative count, as PostHog draws it).
+
+    Returns
+    -------
+    DataFrame: period (start date), status, users.
+    """
+    if period not in ("day", *PERIODS):
+        raise InvalidParameterError("period", period, ("day", *PERIODS))
+    step = {"day": "1 day", "week": "7 days", "month": "1 month"}[period]
+    df = log.run(
+        f"""
+        WITH a AS (SELECT DISTINCT user_id, date_trunc('{period}', ts) AS p FROM {{events}}),
+        f AS (SELECT user_id, min(p) AS first_p FROM a GROUP BY user_id),
+        periods AS (SELECT DISTINCT p FROM a),
+        flags AS (
+            SELECT a.user_id, a.p, b.user_id IS NOT NULL AS prev, f.first_p
+            FROM a JOIN f USING (user_id)
+            LEFT JOIN a b ON b.user_id = a.user_id AND b.p = a.p - INTERVAL {step}
+        ),
+        statuses AS (
+            SELECT p, CASE WHEN p = first_p THEN 'new' WHEN prev THEN 'returning' ELSE 'resurrecting' END AS status,
+                   count(*) AS users
+            FROM flags GROUP BY ALL
+            UNION ALL
+            SELECT a.p + INTERVAL {step} AS p, 'dormant' AS status, -count(*) AS users
+            FROM a LEFT JOIN a n ON n.user_id = a.user_id AND n.p = a.p + INTERVAL {step}
+            WHERE n.user_id IS NULL AND a.p + INTERVAL {step} IN (SELECT p FROM periods)
+            GROUP BY 1, 2
+        )
+        SELECT CAST(p AS DATE) AS period, status, users FROM statuses ORDER BY period, status
+        """
+    )
+    df["period"] = pd.to_datetime(df["period"]).dt.date
+    return df
+
+
+def purchase_summary(log: EventLog, stage_map: StageMap | None = None) -> pd.DataFrame:
+    """Customers' buying, in one row.
+
+    Returns
+    -------
+    DataFrame with one row: customers (users with an order), orders, revenue, repeat_customers (≥ 2 orders),
+    repeat_purchase_rate (repeat_customers / customers, 0–1), purchase_frequency (orders / customers),
+    average_order_value (revenue / orders), returning_revenue_share (revenue from orders after a
+    customer's first, 0–1), median_days_between_orders.
+    """
+    params: dict = {}
+    buy = _purchase(stage_map, params)
+    return log.run(
+        f"""
+        WITH o AS (
+            SELECT user_id, coalesce(order_id, '#' || row_no::VARCHAR) AS oid, min(ts) AS ts, sum(revenue) AS revenue
+            FROM {{events}} WHERE {buy} GROUP BY ALL
+        ),
+        ranked AS (
+            SELECT *, row_number() OVER (PARTITION BY user_id ORDER BY ts, oid) AS n,
+                   epoch(ts) - epoch(lag(ts) OVER (PARTITION BY user_id ORDER BY ts, oid)) AS gap
+            FROM o
+        ),
+        per AS (SELECT user_id, count(*) AS orders FROM o GROUP BY user_id)
+        SELECT (SELECT count(*) FROM per) AS customers,
+               (SELECT count(*) FROM o) AS orders,
+               (SELECT coalesce(sum(revenue), 0) FROM o) AS revenue,
+               (SELECT count(*) FROM per WHERE orders >= 2) AS repeat_customers,
+               (SELECT count(*) FROM per WHERE orders >= 2) / nullif((SELECT count(*) FROM per), 0) AS repeat_purchase_rate,
+               (SELECT count(*) FROM o) / nullif((SELECT count(*) FROM per), 0) AS purchase_frequency,
+               (SELECT sum(revenue) FROM o) / nullif((SELECT count(*) FROM o), 0) AS average_order_value,
+               (SELECT sum(revenue) FILTER (WHERE n > 1) / nullif(sum(revenue), 0) FROM ranked) AS returning_revenue_share,
+               (SELECT median(gap) / 86400 FROM ranked WHERE gap IS NOT NULL) AS median_days_between_orders
+        """,
+        params,
+    )
+
+
+def order_gaps(log: EventLog, stage_map: StageMap | None = None) -> pd.DataFrame:
+    """Days between a customer's consecutive orders, as a distribution (for a histogram).
+
+    Returns
+    -------
+    DataFrame: days (whole days, the bin's start), gaps (count).
+    """
+    params: dict = {}
+    buy = _purchase(stage_map, params)
+    return log.run(
+        f"""
+        WITH o AS (SELECT user_id, coalesce(order_id, '#' || row_no::VARCHAR) AS oid, min(ts) AS ts
+                   FROM {{events}} WHERE {buy} GROUP BY ALL),
+        g AS (SELECT epoch(ts) - epoch(lag(ts) OVER (PARTITION BY user_id ORDER BY ts, oid)) AS gap FROM o)
+        SELECT floor(gap / 86400)::INT AS days, count(*) AS gaps FROM g WHERE gap IS NOT NULL
+        GROUP BY days ORDER BY days
+        """,
+        params,
+    )
+
+
+def retention_rate(log: EventLog, *, start: str, end: str, stage_map: StageMap | None = None) -> pd.DataFrame:
+    """The seed article's retention rate: the share of the customers who bought before ``start`` who buy
+    again between ``start`` and ``end`` (ISO dates).
+
+    Returns
+    -------
+    DataFrame with one row: customers_at_start, retained, retention_rate (0–1).
+    """
+    params: dict = {"start": pd.Timestamp(start).to_pydatetime(), "end": pd.Timestamp(end).to_pydatetime()}
+    buy = _purchase(stage_map, params)
+    df = log.run(
+        f"""
+        WITH b AS (SELECT user_id, ts FROM {{events}} WHERE {buy}),
+        base AS (SELECT DISTINCT user_id FROM b WHERE ts < $start),
+        again AS (SELECT DISTINCT user_id FROM b WHERE ts >= $start AND ts < $end)
+        SELECT (SELECT count(*) FROM base) AS customers_at_start,
+               (SELECT count(*) FROM base JOIN again USING (user_id)) AS retained
+        """,
+        params,
+    )
+    df["retention_rate"] = df["retained"] / df["customers_at_start"].where(df["customers_at_start"] > 0)
+    return df
+

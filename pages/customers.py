@@ -1,0 +1,95 @@
+"""Customers: what a customer is worth (CLV, RFM) and what they say (NPS, CSAT)."""
+
+import streamlit as st
+
+import journey
+from journey import charts
+from journey import format as fmt
+from journey.errors import JourneyError
+from journey.ui import people, shell, state, widgets
+from journey.ui.cache import compute
+from journey.value import clv, csat, nps, nps_distribution, rfm, rfm_segments
+
+shell.route_through_app()
+st.title("Customers")
+log = state.filtered_log()
+if log is None:
+    widgets.no_data()
+    st.stop()
+sm = state.stage_map()
+
+st.subheader("Customer lifetime value")
+c1, c2, c3 = st.columns(3)
+by = c1.selectbox("Per", ["(all customers)", "cohort", *[c for c in ("channel", "device") if log.report.mapping.get(c)]],
+                  key="clv_by")
+margin = c2.number_input("Margin (0 = ignore)", 0.0, 1.0, 0.0, 0.05, key="clv_margin")
+life = c3.number_input("Expected lifespan, years (0 = from the data)", 0.0, 50.0, 0.0, 0.5, key="clv_life")
+by = None if by == "(all customers)" else by
+costs = {}
+if by == "channel":
+    with st.expander("Acquisition cost per channel (for CLV : CAC)"):
+        for ch in log.distinct_values("channel", limit=30):
+            v = st.number_input(ch, 0.0, 1e9, 0.0, key=f"cac_{ch}")
+            if v:
+                costs[ch] = v
+try:
+    table = compute(clv, log, by=by, margin=margin or None, lifespan_years=life or None,
+                    acquisition_cost=costs or None, stage_map=sm)
+    st.dataframe({
+        "group": table["group"], "customers": [fmt.count(x) for x in table["customers"]],
+        "historical CLV": [fmt.money(x) for x in table["historical_clv"]],
+        "average order": [fmt.money(x) for x in table["average_order_value"]],
+        "orders / customer / year": [f"{x:.2f}" for x in table["purchase_frequency"]],
+        "lifespan (years)": [f"{x:.2f}" for x in table["lifespan_years"]],
+        "formula CLV": [fmt.money(x) for x in table["formula_clv"]],
+        **({"CLV : CAC": [f"{x:.1f}" if x == x else "–" for x in table["clv_to_cac"]]} if costs else {}),
+    }, hide_index=True)
+    st.caption("Historical CLV = revenue per customer to date. Formula CLV = average order value × orders per "
+               "customer per year × expected lifespan" + (" × margin" if margin else "") + ".")
+except JourneyError as e:
+    st.info(str(e))
+
+st.subheader("RFM segments")
+try:
+    scores = compute(rfm, log, stage_map=sm)
+    seg = rfm_segments(scores)
+    st.altair_chart(charts.bars_chart(seg, "segment", "customers", x_title=None, y_title="customers"),
+                    use_container_width=True)
+    st.dataframe({"segment": seg["segment"], "customers": [fmt.count(x) for x in seg["customers"]],
+                  "share": [fmt.percent(x) for x in seg["share"]], "revenue": [fmt.money(x) for x in seg["revenue"]],
+                  "revenue share": [fmt.percent(x) for x in seg["revenue_share"]],
+                  "days since last order": [f"{x:.0f}" for x in seg["mean_recency_days"]]}, hide_index=True)
+    pick = st.selectbox("Customers in", seg["segment"].tolist(), key="rfm_pick")
+    members = scores[scores["segment"] == pick]
+    c1, c2 = st.columns(2)
+    c1.download_button(f"Download {fmt.count(len(members))} customers (CSV)", widgets.safe_csv(members),
+                       file_name="rfm_segment.csv", mime="text/csv", key="rfm_download", icon=":material/download:")
+    c2.button("Filter every page to them", key="rfm_filter", icon=":material/filter_alt:",
+              on_click=people.use_as_filter, args=(members["user_id"].tolist(), f"RFM {pick}"))
+except JourneyError as e:
+    st.info(str(e))
+
+st.subheader("Voice of the customer")
+n = compute(nps, log)
+if n.empty or not n["answers"].iloc[0]:
+    st.caption("No NPS answers (events named like nps_answer with a 0–10 score).")
+else:
+    row = n.iloc[0]
+    c1, c2 = st.columns([1, 2])
+    c1.metric("NPS", f"{row['nps']:+.0f}", help="% promoters (9–10) − % detractors (0–6), from −100 to +100")
+    c1.caption(f"{fmt.count(row['answers'])} answers: {fmt.count(row['promoters'])} promoters, "
+               f"{fmt.count(row['detractors'])} detractors.")
+    with c2:
+        st.altair_chart(charts.bars_chart(compute(nps_distribution, log), "score", "answers", color="group",
+                                          x_title="score", y_title="answers"), use_container_width=True)
+    trend = compute(nps, log, period="week")
+    st.altair_chart(charts.line_chart(trend, "period", "nps", y_format="", y_title="NPS by week"),
+                    use_container_width=True)
+    if log.report.mapping.get("channel"):
+        st.dataframe(compute(nps, log, by="channel"), hide_index=True)
+c = compute(csat, log)
+if not c.empty and c["answers"].iloc[0]:
+    st.metric("CSAT", fmt.percent(c["csat"].iloc[0]),
+              help=f"answers of 4–5 on the 5-point scale (9–10 on a 10-point one); scale here: {c['scale'].iloc[0]}")
+else:
+    st.caption("No CSAT answers (events named like csat with a 1–5 score).")

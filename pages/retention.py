@@ -1,0 +1,114 @@
+"""Retention & churn: do customers come back, who is leaving, and who is likely to leave next."""
+
+import streamlit as st
+
+import journey
+from journey import charts
+from journey import format as fmt
+from journey.churn import churn_rate_over_time, churn_risk, clusters, default_churn_days
+from journey.errors import JourneyError
+from journey.retention import lifecycle, order_gaps, purchase_summary, retention_curves, retention_matrix
+from journey.ui import people, shell, state, widgets
+from journey.ui.cache import compute
+
+shell.route_through_app()
+st.title("Retention & churn")
+log = state.filtered_log()
+if log is None:
+    widgets.no_data()
+    st.stop()
+sm = state.stage_map()
+
+st.subheader("Cohort retention")
+c1, c2, c3, c4 = st.columns(4)
+period = c1.radio("Cohorts by", ["month", "week"], key="ret_period", horizontal=True)
+start = c2.radio("Starting at", ["first_event", "first_purchase"], key="ret_start", horizontal=True,
+                 format_func={"first_event": "first event", "first_purchase": "first purchase"}.get)
+ret = c3.selectbox("Coming back means", ["any event", "a purchase",
+                                         *log.distinct_values("event", limit=500)], key="ret_return")
+view = c4.radio("Count", ["in period p", "in p or later"], key="ret_view", horizontal=True)
+try:
+    m = compute(retention_matrix, log, period=period, start=start, cumulative=view == "in p or later",
+                return_event={"any event": None, "a purchase": "purchase"}.get(ret, ret), stage_map=sm)
+    if m.empty:
+        st.info("No cohort: nobody matches the start condition.")
+    else:
+        st.altair_chart(charts.retention_heatmap(m), use_container_width=True)
+        st.altair_chart(charts.retention_curves_chart(m, retention_curves(m)), use_container_width=True)
+        st.caption(f"Period p counts whole calendar {period}s since the cohort's {period}; period 0 is 100 %. "
+                   "The thick line is the average of the cohorts old enough to reach each period.")
+except JourneyError as e:
+    st.error(str(e))
+
+st.subheader("Buying again")
+s = compute(purchase_summary, log, stage_map=sm).iloc[0]
+cols = st.columns(5)
+cols[0].metric("Repeat purchase rate", fmt.percent(s["repeat_purchase_rate"]),
+               help="customers with 2 or more orders ÷ customers with 1 or more")
+cols[1].metric("Orders per customer", f"{s['purchase_frequency']:.2f}" if s["customers"] else "–")
+cols[2].metric("Average order value", fmt.money(s["average_order_value"]))
+cols[3].metric("Revenue from returning", fmt.percent(s["returning_revenue_share"]),
+               help="revenue of every order after a customer's first ÷ all revenue")
+cols[4].metric("Median days between orders", f"{s['median_days_between_orders']:.1f}"
+               if s["median_days_between_orders"] == s["median_days_between_orders"] else "–")
+gaps = compute(order_gaps, log, stage_map=sm)
+if not gaps.empty:
+    st.altair_chart(charts.bars_chart(gaps, "days", "gaps", x_title="days between consecutive orders",
+                                      y_title="orders", x_type="Q"), use_container_width=True)
+
+st.subheader("Lifecycle")
+lc_period = st.radio("Per", ["week", "month", "day"], key="lc_period", horizontal=True)
+st.altair_chart(charts.lifecycle_chart(compute(lifecycle, log, period=lc_period)), use_container_width=True)
+
+st.subheader("Churn")
+suggested = compute(default_churn_days, log, stage_map=sm)
+days = st.number_input("Churned = no event for this many days before the end of the data", 1, 3650,
+                       suggested["days"], key="churn_days")
+st.caption("Suggested: " + suggested["reason"])
+rate = compute(churn_rate_over_time, log, churn_days=int(days))
+if not rate.empty:
+    st.altair_chart(charts.line_chart(rate, "period_end", "churn_rate", y_title="churned customers"),
+                    use_container_width=True)
+
+st.subheader("Churn clusters")
+c1, c2 = st.columns(2)
+k = c1.selectbox("Clusters", ["best (silhouette)", *range(2, 9)], key="clusters_k")
+try:
+    res = compute(clusters, log, k=None if k == "best (silhouette)" else int(k), churn_days=int(days), stage_map=sm)
+    st.session_state["personas"] = res["personas"]
+    c2.metric("Silhouette", f"{res['silhouette']:.3f}", help=f"k = {res['k']}; higher means better separated")
+    prof = res["profiles"]
+    st.dataframe({
+        "cluster": prof["name"], "customers": [fmt.count(x) for x in prof["customers"]],
+        "churn rate": [fmt.percent(x) for x in prof["churn_rate"]],
+        "revenue share": [fmt.percent(x) for x in prof["revenue_share"]],
+        "buyers": [fmt.percent(x) for x in prof["buyer_share"]], "what sets it apart": prof["sets_apart"],
+    }, hide_index=True)
+    st.altair_chart(charts.clusters_chart(res["points"]), use_container_width=True)
+    pick = st.selectbox("Members of", prof["name"].tolist(), key="clusters_pick")
+    members = res["members"][res["members"]["name"] == pick]
+    c1, c2 = st.columns(2)
+    c1.download_button(f"Download the {fmt.count(len(members))} members (CSV)", widgets.safe_csv(members),
+                       file_name="cluster_members.csv", mime="text/csv", key="clusters_download",
+                       icon=":material/download:")
+    c2.button("Filter every page to them", key="clusters_filter", icon=":material/filter_alt:",
+              on_click=people.use_as_filter, args=(members["user_id"].tolist(), f"cluster {pick}"))
+except JourneyError as e:
+    st.error(str(e))
+
+st.subheader("Churn risk")
+try:
+    risk = compute(churn_risk, log, churn_days=int(days), stage_map=sm)
+    c1, c2 = st.columns([1, 2])
+    c1.metric("Holdout ROC AUC", f"{risk['auc']:.3f}",
+              help=f"trained on {risk['trained_on']:,} customers as of {risk['cutoff']:%d %b %Y}: "
+                   f"churned = no event in the {int(days)} days after")
+    with c2:
+        st.altair_chart(charts.calibration_chart(risk["calibration"]), use_container_width=True)
+    st.markdown(f"**Active customers most likely to churn in the next {int(days)} days**")
+    st.dataframe(risk["at_risk"], hide_index=True, column_config={
+        "probability": st.column_config.NumberColumn(format="percent"),
+        "monetary": st.column_config.NumberColumn("revenue", format="%.2f"),
+        "recency_days": st.column_config.NumberColumn("days since last event", format="%.1f")})
+except JourneyError as e:
+    st.info(str(e))
