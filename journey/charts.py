@@ -258,13 +258,13 @@ def retention_heatmap(df: pd.DataFrame, height: int | None = None) -> alt.Chart:
         text=alt.Text("retention:Q", format=".1%"),
         color=alt.condition("datum.retention > 0.35", alt.value("white"), alt.value("#222")),
     )
-    return alt.layer(rect, text).properties(height=height or max(120, 26 * len(labels)))
+    return alt.layer(rect, text).properties(height=height or alt.Step(28))
 
 
 def retention_curves_chart(df: pd.DataFrame, average: pd.DataFrame, height: int = 280) -> alt.Chart:
     """One retention curve per cohort (thin) and the weighted average (thick), periods 1+."""
     lines = alt.Chart(df[df["period"] > 0]).mark_line(opacity=0.35).encode(
-        x=alt.X("period:Q", title="periods since start", axis=alt.Axis(tickMinStep=1)),
+        x=alt.X("period:Q", title="periods since start", axis=alt.Axis(tickMinStep=1, format="d")),
         y=alt.Y("retention:Q", axis=alt.Axis(format="%"), title="retained"),
         color=alt.Color("cohort_label:N", legend=None),
         tooltip=["cohort_label", "period", alt.Tooltip("retention:Q", format=".1%")],
@@ -277,8 +277,9 @@ def retention_curves_chart(df: pd.DataFrame, average: pd.DataFrame, height: int 
 def lifecycle_chart(df: pd.DataFrame, height: int = 280) -> alt.Chart:
     """Stacked bars of new, returning, resurrecting (up) and dormant (down) users per period."""
     order = ["new", "returning", "resurrecting", "dormant"]
-    return alt.Chart(df).mark_bar().encode(
-        x=alt.X("period:T", title=None, axis=alt.Axis(format="%d %b")),
+    data = df.assign(label=pd.to_datetime(df["period"]).dt.strftime("%d %b %Y"))
+    return alt.Chart(data).mark_bar().encode(
+        x=alt.X("label:O", title=None, sort=list(dict.fromkeys(data["label"])), axis=alt.Axis(labelAngle=-40)),
         y=alt.Y("users:Q", title="users"),
         color=alt.Color("status:N", sort=order, scale=alt.Scale(domain=order, range=["#54a24b", "#4c78a8", "#f58518",
                                                                                    "#e45756"])),

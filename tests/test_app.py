@@ -196,3 +196,30 @@ def test_journey_map_comparison_and_timeline(app):
     app.text_input(key="timeline_query").input("003066").run()
     assert not app.exception
     assert any("184 events in 15 sessions" in c.value for c in app.caption)
+
+
+def test_retention_page(app):
+    app.switch_page("pages/retention.py").run()
+    assert not app.exception
+    labels = [m.label for m in app.metric]
+    assert {"Repeat purchase rate", "Silhouette", "Holdout ROC AUC"} <= set(labels)
+    app.radio(key="ret_period").set_value("week").run()
+    app.selectbox(key="clusters_k").set_value(3).run()
+    assert not app.exception
+    app.button(key="clusters_filter").click().run()
+    assert app.session_state["filters"].users
+
+
+def test_customers_page(app):
+    app.switch_page("pages/customers.py").run()
+    assert not app.exception
+    assert "NPS" in [m.label for m in app.metric]
+    app.selectbox(key="clv_by").set_value("channel").run()
+    assert not app.exception
+
+
+def test_canvas_shows_personas_once_clusters_exist(app):
+    app.switch_page("pages/retention.py").run()
+    app.switch_page("pages/journey_map.py").run()
+    assert not app.exception
+    assert app.session_state["personas"]["advocacy"]

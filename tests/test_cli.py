@@ -118,3 +118,21 @@ def test_paths_json(write, capsys):
 def test_paths_from_unknown_event(capsys):
     assert main(["paths", SAMPLE, "--from", "purchse"]) == 1
     assert "Did you mean 'purchase'?" in capsys.readouterr().err
+
+
+def test_retention_json(write, capsys):
+    path = write("r.csv", "user_id,timestamp,event\na,2024-01-05,x\na,2024-02-07,x\nb,2024-01-20,x\nc,2024-02-10,x\n")
+    assert main(["retention", path, "--period", "month", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out == {"cohorts": [{"cohort": "2024-01", "size": 2, "retention": [1.0, 0.5]},
+                               {"cohort": "2024-02", "size": 1, "retention": [1.0]}]}
+
+
+def test_clusters_json_repeats(capsys):
+    assert main(["clusters", SAMPLE, "--json"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert main(["clusters", SAMPLE, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == first
+    assert first["k"] == len(first["clusters"]) and first["churn_days"] > 0
+    assert sum(c["customers"] for c in first["clusters"]) == 5000
+    assert len({c["name"] for c in first["clusters"]}) == first["k"]

@@ -21,7 +21,7 @@ def metric_values(page):
     return {label.strip(): value.strip() for label, value in zip(labels, values)}
 
 
-def wait_for_metric(page, label, value, timeout=60_000):
+def wait_for_metric(page, label, value, timeout=120_000):
     page.wait_for_function(
         """([label, value]) => {
             const labels = [...document.querySelectorAll('[data-testid="stMetricLabel"]')].map(e => e.innerText.trim());
@@ -37,19 +37,19 @@ def test_funnels_and_dropoff_pages_in_the_browser(server, browser, shot):
     page = browser.new_context(viewport={"width": 1400, "height": 1800}).new_page()
     # the first request of a fresh server is a link straight to a page: it must open inside the app
     page.goto(f"{server}/funnels")
-    page.get_by_text("Stage map: which events reach which stage").wait_for(timeout=60_000)
+    page.get_by_text("Stage map: which events reach which stage").wait_for(timeout=120_000)
     page.get_by_text("Data", exact=True).wait_for()  # the sidebar is there
     assert page.locator('[data-testid="stException"]').count() == 0
     shot(page, "4-funnels-stages")
 
     page.get_by_role("tab", name="Step funnel").click()
-    page.get_by_text("Who dropped, who converted").wait_for(timeout=60_000)
+    page.get_by_text("Who dropped, who converted").wait_for(timeout=120_000)
     assert page.locator('[data-testid="stException"]').count() == 0
     shot(page, "5-funnels-steps")
 
     page.get_by_role("link", name="Journey map").click()
-    page.get_by_text("Users at a node").wait_for(timeout=60_000)
-    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)  # the Sankey drew
+    page.get_by_text("Users at a node").wait_for(timeout=120_000)
+    page.locator(".js-plotly-plot").first.wait_for(timeout=120_000)  # the Sankey drew
     assert page.locator('[data-testid="stException"]').count() == 0
     shot(page, "6-journey-map")
     page.get_by_role("tab", name="Canvas").click()
@@ -57,8 +57,21 @@ def test_funnels_and_dropoff_pages_in_the_browser(server, browser, shot):
     assert page.locator("table.journey-canvas").count() == 1
     shot(page, "7-journey-canvas")
 
+    page.get_by_role("link", name="Retention & churn").click()
+    page.get_by_text("Churn clusters").wait_for(timeout=120_000)
+    wait_for_metric(page, "Repeat purchase rate", "22.4 %")
+    page.get_by_text("Holdout ROC AUC").wait_for(timeout=120_000)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    shot(page, "9-retention")
+
+    page.get_by_role("link", name="Customers").click()
+    page.get_by_text("RFM segments").wait_for(timeout=120_000)
+    wait_for_metric(page, "NPS", "+32")
+    assert page.locator('[data-testid="stException"]').count() == 0
+    shot(page, "10-customers")
+
     page.get_by_role("link", name="Drop-off").click()
-    page.get_by_text("The biggest loss is at").wait_for(timeout=60_000)
+    page.get_by_text("The biggest loss is at").wait_for(timeout=120_000)
     page.get_by_text("Time on page").first.wait_for()
     assert page.locator('[data-testid="stException"]').count() == 0
     wait_for_metric(page, "Cart abandonment", "50.9 %")
