@@ -33,5 +33,10 @@ test: install-dev browser
 unit: install-dev
 	$(PY) -m pytest -q -m "not e2e"
 
+## make bench: generated shops of 1M and 10M events; writes docs/benchmarks.md (BENCH="1M,10M,100M" for more)
+BENCH ?= 1M,10M
+bench: install-dev
+	$(PY) -m journey.bench --events $(BENCH)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

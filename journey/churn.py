@@ -249,20 +249,23 @@ class ChurnClusters:
         if self._n < 3 * max(2, self.n_clusters or lo):
             raise JourneyError(f"Too few customers to cluster ({self._n}); at least {3 * max(2, self.n_clusters or lo)} needed.")
         rng = np.random.default_rng(self.random_state)
-        sample = rng.choice(self._n, size=min(self._n, 10_000), replace=False)
+        sample = np.sort(rng.choice(self._n, size=min(self._n, 10_000), replace=False))
         candidates = [int(self.n_clusters)] if self.n_clusters else list(range(lo, min(hi, self._n // 3) + 1))
+        # k is chosen on a sample (fit and silhouette), then the chosen k is fitted on every customer
+        X_sel = X[sample]
         best = None
-        for k in candidates:
-            pipe = self._pipeline(k).fit(X)
+        for k in candidates if len(candidates) > 1 else []:
+            pipe = self._pipeline(k).fit(X_sel)
             labels = pipe[-1].labels_
-            if len(set(labels[sample])) < 2:
-                score = -1.0
-            else:
-                Xt = pipe[:-1].transform(X[sample])
-                score = float(silhouette_score(Xt, labels[sample], random_state=self.random_state))
+            score = -1.0 if len(set(labels)) < 2 else float(
+                silhouette_score(pipe[:-1].transform(X_sel), labels, random_state=self.random_state))
             if best is None or score > best[0] + 1e-9:
-                best = (score, k, pipe)
-        score, k, pipe = best
+                best = (score, k)
+        k = best[1] if best else candidates[0]
+        pipe = self._pipeline(k).fit(X)
+        labels_all = pipe[-1].labels_
+        score = float(silhouette_score(pipe[:-1].transform(X[sample]), labels_all[sample],
+                                       random_state=self.random_state)) if len(set(labels_all[sample])) > 1 else -1.0
         # number clusters by size (largest first) so ids repeat across runs and machines
         raw = pipe[-1].labels_
         order = {old: new for new, old in enumerate(pd.Series(raw).value_counts().sort_index().sort_values(
