@@ -83,7 +83,7 @@ def _starts_sql(log: EventLog, steps: list[str], window: float, order: str, unit
             for j in range(1, n)
         )
         level = "1" + "".join(
-            f" + (CASE WHEN " + " AND ".join(
+            " + (CASE WHEN " + " AND ".join(
                 f"ev_{j} = $s{j} AND epoch(t_{j}) - epoch(t_1) <= $window" for j in range(2, i + 1)
             ) + " THEN 1 ELSE 0 END)"
             for i in range(2, n + 1)

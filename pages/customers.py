@@ -2,7 +2,6 @@
 
 import streamlit as st
 
-import journey
 from journey import charts
 from journey import format as fmt
 from journey.errors import JourneyError
@@ -10,12 +9,7 @@ from journey.ui import people, shell, state, widgets
 from journey.ui.cache import compute
 from journey.value import clv, csat, nps, nps_distribution, rfm, rfm_segments
 
-shell.route_through_app()
-st.title("Customers")
-log = state.filtered_log()
-if log is None:
-    widgets.no_data()
-    st.stop()
+log = shell.page("Customers")
 sm = state.stage_map()
 
 st.subheader("Customer lifetime value")

@@ -6,16 +6,11 @@ import journey
 from journey import charts
 from journey import format as fmt
 from journey.errors import JourneyError
-from journey.ui import shell, state, widgets
+from journey.ui import shell
 from journey.ui.cache import compute
 from journey.ui.funnel_controls import current_spec, funnel_controls
 
-shell.route_through_app()
-st.title("Drop-off")
-log = state.filtered_log()
-if log is None:
-    widgets.no_data()
-    st.stop()
+log = shell.page("Drop-off")
 
 spec = current_spec(log)
 with st.expander(f"Funnel: {' → '.join(spec.steps)} · within {spec.window} · {spec.order} · {spec.unit}"):

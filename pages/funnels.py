@@ -11,12 +11,7 @@ from journey.ui.cache import compute
 from journey.ui.funnel_controls import funnel_controls
 from journey.ui.stage_editor import stage_map_editor
 
-shell.route_through_app()
-st.title("Funnels")
-log = state.filtered_log()
-if log is None:
-    widgets.no_data()
-    st.stop()
+log = shell.page("Funnels")
 
 breakdowns = ["(none)", *[c for c in ("channel", "device", "category") if log.report.mapping.get(c)],
               *log.report.extra_columns]

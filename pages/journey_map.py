@@ -9,15 +9,10 @@ from journey import format as fmt
 from journey.canvas import canvas_html, canvas_markdown, canvas_table_html
 from journey.errors import JourneyError
 from journey.stages import STAGES
-from journey.ui import people, shell, state, widgets
+from journey.ui import people, shell, state
 from journey.ui.cache import compute
 
-shell.route_through_app()
-st.title("Journey map")
-log = state.filtered_log()
-if log is None:
-    widgets.no_data()
-    st.stop()
+log = shell.page("Journey map")
 
 sm = state.stage_map()
 events = log.distinct_values("event", limit=100_000)

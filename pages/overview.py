@@ -8,12 +8,7 @@ from journey import format as fmt
 from journey.ui import shell, state, widgets
 from journey.ui.cache import compute
 
-shell.route_through_app()
-st.title("Overview")
-log = state.filtered_log()
-if log is None:
-    widgets.no_data()
-    st.stop()
+log = shell.page("Overview")
 
 widgets.load_summary(log.report)
 head = compute(journey.overview, log).iloc[0]

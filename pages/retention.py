@@ -2,7 +2,6 @@
 
 import streamlit as st
 
-import journey
 from journey import charts
 from journey import format as fmt
 from journey.churn import churn_rate_over_time, churn_risk, clusters, default_churn_days
@@ -11,12 +10,7 @@ from journey.retention import lifecycle, order_gaps, purchase_summary, retention
 from journey.ui import people, shell, state, widgets
 from journey.ui.cache import compute
 
-shell.route_through_app()
-st.title("Retention & churn")
-log = state.filtered_log()
-if log is None:
-    widgets.no_data()
-    st.stop()
+log = shell.page("Retention & churn")
 sm = state.stage_map()
 
 st.subheader("Cohort retention")

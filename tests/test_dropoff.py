@@ -1,6 +1,5 @@
 """Drop-off analyses on rows checked by hand."""
 
-import math
 
 import pandas as pd
 import pytest

@@ -5,7 +5,6 @@ brute-force computation in plain Python of every definition in DESIGN.md for eve
 """
 
 import itertools
-import math
 import os
 import tempfile
 

@@ -1,6 +1,5 @@
 """Random malformed CSVs never crash the loader, and every row is accounted for."""
 
-import string
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

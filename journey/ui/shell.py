@@ -17,3 +17,19 @@ def route_through_app() -> None:
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
         st.rerun()
+
+
+def page(title: str):
+    """Start a page: route it through app.py, draw its title, and return the filtered log.
+
+    Stops the page with a hint when no dataset is selected yet.
+    """
+    from . import state, widgets
+
+    route_through_app()
+    st.title(title)
+    log = state.filtered_log()
+    if log is None:
+        widgets.no_data()
+        st.stop()
+    return log

@@ -14,7 +14,8 @@ import streamlit as st
 
 import journey
 from journey.errors import JourneyError, MappingError
-from journey.load import Staged, build
+from journey.load import build
+from journey.staging import Staged
 from journey.log import EventLog, Filters
 from journey.stages import StageMap
 from journey.sources import TEXT_EXTENSIONS, spool_upload

@@ -1,0 +1,317 @@
+"""Reading any source into a DuckDB table ``raw`` (every row, with its record number), before mapping.
+
+Files: CSV/TSV (also gzip), Parquet, JSON lines, Excel; or a pandas DataFrame. Malformed CSV and JSON
+lines are kept in ``parser_rejects`` with their record number and reason (ADR 0002).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from . import sources
+from .engine import Database, is_duckdb_error, quote_ident
+from .errors import JourneyError, LoadError
+
+PARSER_REASONS = {
+    "UNQUOTED VALUE": "broken quoting",
+    "TOO MANY COLUMNS": "wrong number of fields",
+    "MISSING COLUMNS": "wrong number of fields",
+    "INVALID ENCODING": "invalid encoding",
+    "INVALID UNICODE": "invalid encoding",
+    "LINE SIZE OVER MAXIMUM": "line too long",
+    "CAST": "unreadable value",
+}
+MAX_LINE_BYTES = 8 * 1024 * 1024
+
+@dataclass
+class Staged:
+    """A source read into its database (table ``raw``) but not yet mapped to the canonical events.
+
+    A file whose columns cannot be detected stays staged, so the analyst can pick the columns and
+    :func:`build` the events without reading the file again.
+    """
+
+    db: Database
+    info: dict
+    name: str
+
+    @property
+    def columns(self) -> list[str]:
+        """The source's columns, as read."""
+        return [c for c, _ in self.db.columns("raw") if c != "__row_no"]
+
+    def preview(self, n: int = 5) -> pd.DataFrame:
+        return self.db.run("SELECT * EXCLUDE (__row_no) FROM raw ORDER BY __row_no LIMIT $n", {"n": int(n)})
+
+
+
+def stage(source: Any, *, name: str | None = None, db: Database | None = None, memory_limit: str | None = None) -> Staged:
+    """Read a source into a new database as table ``raw`` (every row, with its row number)."""
+    started = time.perf_counter()
+    owned = db is None
+    db = db or Database(memory_limit=memory_limit)
+    workdir = tempfile.mkdtemp(prefix="journey-load-")
+    try:
+        if isinstance(source, pd.DataFrame):
+            info = _stage_frame(db, source)
+            name = name or "DataFrame"
+        else:
+            path = os.fspath(source)
+            name = name or os.path.basename(path)
+            info = _stage_file(db, path, workdir)
+    except Exception as e:
+        if owned:
+            db.close()
+        if isinstance(e, JourneyError):
+            raise
+        if is_duckdb_error(e) or isinstance(e, (UnicodeError, OSError, ValueError)):
+            raise LoadError(f"Could not read {name or 'the source'}: {first_line(e)}") from e
+        raise  # a bug of ours: let it surface with its traceback
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    info["stage_seconds"] = time.perf_counter() - started
+    return Staged(db=db, info=info, name=name)
+
+
+def first_line(e: BaseException) -> str:
+    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+
+
+# --- staging: every source becomes a table `raw` with row_no, plus a table `parser_rejects` ---------
+
+
+def _stage_frame(db: Database, df: pd.DataFrame) -> dict:
+    frame = df.copy()
+    frame.columns = sources.unique_names([str(c) for c in frame.columns])
+    frame.insert(0, "__row_no", range(1, len(frame) + 1))
+    db.register("__frame", frame)
+    _create_raw(db, "SELECT * FROM __frame")
+    db.execute("DROP TABLE __frame")
+    _create_parser_rejects(db, [])
+    return {"format": "dataframe", "encoding": None, "delimiter": None}
+
+
+def _stage_file(db: Database, path: str, workdir: str) -> dict:
+    if not os.path.exists(path):
+        raise LoadError(f"No such file: {path}")
+    if os.path.isdir(path):
+        raise LoadError(f"{path} is a folder. Pick a file inside it.")
+    if os.path.getsize(path) == 0:
+        raise LoadError(f"{os.path.basename(path)} is empty (0 bytes). Export it again, with its rows.")
+    fmt, gz = sources.detect_format(path)
+    if fmt == "parquet":
+        return _stage_parquet(db, path)
+    if fmt == "xlsx":
+        return _stage_xlsx(db, path)
+    sample = sources.read_sample(path, gz)
+    if not sample.strip():
+        raise LoadError(f"{os.path.basename(path)} has no data, only blank space.")
+    encoding = sources.detect_encoding(sample)
+    readable, read_gz = path, gz
+    if encoding not in ("utf-8", "utf-8-sig"):
+        readable, read_gz = sources.transcode_to_utf8(path, gz, encoding, workdir), False
+    if fmt == "json":
+        return _stage_json(db, readable, encoding, workdir)
+    return _stage_csv(db, readable, read_gz, encoding, workdir)
+
+
+def _create_raw(db: Database, select_sql: str, params: dict | None = None) -> None:
+    """Create table `raw` from a SELECT whose first column is __row_no (replacing any earlier `raw`)."""
+    db.execute("DROP VIEW IF EXISTS raw")
+    db.execute(f"CREATE OR REPLACE TABLE raw AS {select_sql}", params)
+    db.execute("DROP TABLE IF EXISTS raw_rows")
+
+
+def _create_parser_rejects(db: Database, rows: list[tuple[int, str, str]]) -> None:
+    db.execute(
+        "CREATE OR REPLACE TABLE parser_rejects (row_no BIGINT, reason VARCHAR, detail VARCHAR, raw_line VARCHAR)"
+    )
+    if rows:
+        db.register("__pr", pd.DataFrame(rows, columns=["row_no", "reason", "raw_line"]))
+        db.execute("INSERT INTO parser_rejects SELECT row_no, reason, NULL, raw_line FROM __pr")
+        db.execute("DROP TABLE __pr")
+
+
+def _stage_csv(db: Database, path: str, gz: bool, encoding: str, workdir: str) -> dict:
+    text = sources.read_sample(path, gz).decode("utf-8", errors="replace")
+    dialect = sources.detect_dialect(text)
+    reader = (
+        "read_csv($path, auto_detect=false, header=true, columns=$columns, delim=$delim, quote='\"', "
+        f"escape='\"', compression=$compression, max_line_size={MAX_LINE_BYTES}, "
+        "store_rejects=true, rejects_table='csv_rejects', rejects_scan='csv_scans')"
+    )
+    cur = db.cursor()  # DuckDB's reject tables are temporary: read and inspect them on one cursor
+    try:
+        cur.execute("DROP VIEW IF EXISTS raw")
+        cur.execute(
+            f"CREATE OR REPLACE TABLE raw_rows AS SELECT * FROM {reader}",
+            {"path": path, "columns": _varchar_columns(dialect.header), "delim": dialect.delimiter,
+             "compression": "gzip" if gz else "none"},
+        )
+        # Insertion order is file order, so rowid + 1 is the record number (no window function needed).
+        cur.execute("CREATE VIEW raw AS SELECT rowid + 1 AS __row_no, * FROM raw_rows")
+        errors = cur.execute(
+            "SELECT line, any_value(error_type ORDER BY column_idx), any_value(csv_line) "
+            "FROM csv_rejects GROUP BY line ORDER BY line"
+        ).fetchall()
+    finally:
+        cur.close()
+    if any("\n" in (raw or "").strip("\r\n") for _, _, raw in errors):
+        # A runaway quote swallowed later lines: read line by line instead, so each counts on its own.
+        repaired, rejects = sources.repair_csv_linewise(path, "utf-8", gz, dialect, workdir)
+        _create_raw(
+            db,
+            "SELECT CAST(__row_no AS BIGINT) AS __row_no, * EXCLUDE (__row_no) FROM read_csv($path, "
+            "auto_detect=false, header=true, columns=$columns, delim=',', quote='\"', escape='\"')",
+            {"path": repaired, "columns": _varchar_columns(["__row_no", *dialect.header])},
+        )
+        _create_parser_rejects(db, rejects)
+    else:
+        header_lines = 1
+        rejects = [
+            (int(line) - header_lines, PARSER_REASONS.get(str(kind).upper(), str(kind).lower()), (raw or "").strip("\r\n"))
+            for line, kind, raw in errors
+        ]
+        _create_parser_rejects(db, rejects)
+        if rejects:
+            _renumber_around_rejects(db)
+    return {"format": "csv", "encoding": encoding, "delimiter": dialect.delimiter}
+
+
+def _varchar_columns(names: list[str]) -> dict[str, str]:
+    """A read_csv ``columns`` argument reading every column as text (IDs keep their leading zeros)."""
+    return {c: "VARCHAR" for c in names}
+
+
+def _renumber_around_rejects(db: Database) -> None:
+    """Give loaded rows their record number in the source, skipping the numbers of rejected records.
+
+    The i-th kept record is record ``i + #{rejected r_j : r_j - j < i}`` (r_j sorted, j from 1).
+    """
+    _create_raw(
+        db,
+        """
+        WITH r AS (
+            SELECT row_no - row_number() OVER (ORDER BY row_no) AS below, row_number() OVER (ORDER BY row_no) AS j
+            FROM parser_rejects
+        ), thresholds AS (SELECT below, max(j) AS j FROM r GROUP BY below),
+        kept AS (SELECT rowid + 1 AS __row_no, * FROM raw_rows)
+        SELECT kept.* REPLACE (kept.__row_no + coalesce(t.j, 0) AS __row_no)
+        FROM kept ASOF LEFT JOIN thresholds t ON kept.__row_no > t.below
+        ORDER BY kept.__row_no
+        """,
+    )
+
+
+def _stage_parquet(db: Database, path: str) -> dict:
+    cols = [c for c, _ in db.columns("read_parquet($path)", {"path": path})]
+    if not cols:
+        raise LoadError(f"{os.path.basename(path)} has no columns.")
+    renamed = sources.unique_names(cols)
+    select = ", ".join(f"{quote_ident(c)} AS {quote_ident(r)}" for c, r in zip(cols, renamed))
+    _create_raw(
+        db,
+        f"SELECT file_row_number + 1 AS __row_no, {select} FROM read_parquet($path, file_row_number=true)",
+        {"path": path},
+    )
+    _create_parser_rejects(db, [])
+    return {"format": "parquet", "encoding": None, "delimiter": None}
+
+
+def _stage_json(db: Database, path: str, encoding: str, workdir: str) -> dict:
+    """JSON lines: DuckDB reads it when every line is valid; otherwise valid lines are kept line by line."""
+    try:
+        cols = [c for c, _ in db.columns("read_json($path, format='newline_delimited')", {"path": path})]
+        _create_raw(
+            db,
+            "SELECT row_number() OVER () AS __row_no, * FROM read_json($path, format='newline_delimited')",
+            {"path": path},
+        )
+        if not cols:
+            raise LoadError("The JSON lines file has no fields.")
+        _create_parser_rejects(db, [])
+    except Exception as e:
+        if not is_duckdb_error(e):
+            raise
+        records, rejects, keys = [], [], {}
+        with open(path, encoding="utf-8", errors="replace") as f:
+            row_no = 0
+            for line in f:
+                if not line.strip():
+                    continue
+                row_no += 1
+                try:
+                    obj = json.loads(line)
+                    if not isinstance(obj, dict):
+                        raise ValueError("not an object")
+                except ValueError:
+                    rejects.append((row_no, "invalid JSON", line.rstrip("\r\n")))
+                    continue
+                for k in obj:
+                    keys.setdefault(k, None)
+                records.append({"__row_no": row_no, **{k: _json_text(v) for k, v in obj.items()}})
+        frame = pd.DataFrame(records, columns=["__row_no", *keys]).astype({k: "string" for k in keys})
+        db.register("__json", frame)
+        _create_raw(db, "SELECT * FROM __json")
+        db.execute("DROP TABLE __json")
+        _create_parser_rejects(db, rejects)
+    return {"format": "json", "encoding": encoding, "delimiter": None}
+
+
+def _json_text(v: Any) -> str | None:
+    if v is None:
+        return None
+    return v if isinstance(v, str) else json.dumps(v)
+
+
+def _stage_xlsx(db: Database, path: str) -> dict:
+    try:
+        import openpyxl
+
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        sheet = book.worksheets[0]
+        rows = sheet.iter_rows(values_only=True)
+        header = next(rows, None)
+        while header is not None and all(v in (None, "") for v in header):
+            header = next(rows, None)
+        if header is None:
+            raise LoadError(f"{os.path.basename(path)}: the first sheet is empty.")
+        names = sources.unique_names(["" if v is None else str(v) for v in header])
+        data = []
+        for i, row in enumerate(rows, start=1):
+            if all(v in (None, "") for v in row):
+                continue
+            values = [_cell_text(v) for v in row[: len(names)]]
+            data.append([i, *values, *[None] * (len(names) - len(values))])
+        book.close()
+    except LoadError:
+        raise
+    except Exception as e:
+        raise LoadError(f"Could not read the Excel file {os.path.basename(path)}: {first_line(e)}") from e
+    frame = pd.DataFrame(data, columns=["__row_no", *names]).astype({n: "string" for n in names})
+    db.register("__xlsx", frame)
+    _create_raw(db, "SELECT * FROM __xlsx")
+    db.execute("DROP TABLE __xlsx")
+    _create_parser_rejects(db, [])
+    return {"format": "xlsx", "encoding": None, "delimiter": None}
+
+
+def _cell_text(v: Any) -> str | None:
+    if v is None:
+        return None
+    if hasattr(v, "isoformat"):
+        return v.isoformat(sep=" ") if hasattr(v, "hour") else v.isoformat()
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+# --- building the canonical table ----------------------------------------------------------------------
