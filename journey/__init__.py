@@ -19,7 +19,7 @@ from .paths import (compare_transitions, customer_timeline, find_users, path_use
                     top_paths, transitions)
 from .retention import lifecycle, order_gaps, purchase_summary, retention_curves, retention_matrix, retention_rate
 from .schema import Mapping, detect_mapping
-from .value import clv, csat, customer_value, nps, nps_distribution, rfm, rfm_segments
+from .value import advocacy, clv, csat, customer_value, nps, nps_distribution, rfm, rfm_segments, survey_scores
 from .stages import StageMap, event_stages, stage_funnel, stage_trend
 
 __version__ = "0.1.0"
@@ -38,6 +38,8 @@ __all__ = [
     "retention_curves",
     "retention_matrix",
     "retention_rate",
+    "advocacy",
+    "survey_scores",
     "clv",
     "csat",
     "customer_value",

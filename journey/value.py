@@ -33,11 +33,13 @@ def _orders_sql(log: EventLog, stage_map: StageMap | None) -> tuple[str, dict]:
             f"coalesce(sum(revenue), 0) AS revenue FROM {rel} WHERE {cond} GROUP BY ALL", {**params, **fparams})
 
 
-def customer_value(log: EventLog, *, by: str | None = None, stage_map: StageMap | None = None) -> pd.DataFrame:
+def customer_value(log: EventLog, *, by: str | None = None, segments: pd.DataFrame | None = None,
+                   stage_map: StageMap | None = None) -> pd.DataFrame:
     """Historical CLV: revenue per customer to date, with orders and dates.
 
     ``by`` adds the customer's value of a column on their first event (channel, device…), or their
-    ``cohort`` (month of the first event).
+    ``cohort`` (month of the first event); ``segments`` (columns user_id, group: churn clusters, RFM
+    segments…) groups customers by a segment instead.
 
     Returns
     -------
@@ -46,6 +48,12 @@ def customer_value(log: EventLog, *, by: str | None = None, stage_map: StageMap 
     """
     sql, params = _orders_sql(log, stage_map)
     rel, _ = log.source()
+    if segments is not None:
+        per = customer_value(log, stage_map=stage_map)
+        groups = segments[["user_id", "group"]].drop_duplicates("user_id")
+        per = per.merge(groups, on="user_id", how="left")
+        per["group"] = per["group"].fillna("(none)").astype(str)
+        return per[["user_id", "group", *[c for c in per.columns if c not in ("user_id", "group")]]]
     if by == "cohort":
         grp = "strftime(date_trunc('month', min(ts)), '%Y-%m')"
     elif by:
@@ -66,12 +74,14 @@ def customer_value(log: EventLog, *, by: str | None = None, stage_map: StageMap 
     )
 
 
-def clv(log: EventLog, *, by: str | None = None, margin: float | None = None, lifespan_years: float | None = None,
-        acquisition_cost: dict[str, float] | None = None, stage_map: StageMap | None = None) -> pd.DataFrame:
+def clv(log: EventLog, *, by: str | None = None, segments: pd.DataFrame | None = None, margin: float | None = None,
+        lifespan_years: float | None = None, acquisition_cost: dict[str, float] | None = None,
+        stage_map: StageMap | None = None) -> pd.DataFrame:
     """Customer lifetime value per segment, historical and by formula, showing every term.
 
     formula CLV = average order value × purchase frequency (orders per customer per year) × expected
-    lifespan (years) [× margin]. The expected lifespan is ``lifespan_years`` when given, else the mean
+    lifespan (years) [× margin], per group of ``by`` or ``segments`` (see :func:`customer_value`). The
+    expected lifespan is ``lifespan_years`` when given, else the mean
     time from first to last order of customers with two or more orders (at least one month).
 
     Returns
@@ -83,7 +93,7 @@ def clv(log: EventLog, *, by: str | None = None, margin: float | None = None, li
     """
     if margin is not None and not 0 < margin <= 1:
         raise JourneyError(f"margin must be a fraction between 0 and 1 (e.g. 0.3 for 30 %); got {margin}.")
-    per = customer_value(log, by=by, stage_map=stage_map)
+    per = customer_value(log, by=by, segments=segments, stage_map=stage_map)
     if per.empty:
         raise JourneyError("No orders in the data: customer value needs purchase events.")
     span = log.run("SELECT (epoch(max(ts)) - epoch(min(ts))) / 86400 AS d FROM {events}")["d"][0]
@@ -234,3 +244,102 @@ def nps_distribution(log: EventLog, *, pattern: str = NPS_PATTERN) -> pd.DataFra
     )
     df["group"] = ["promoter" if s >= 9 else "passive" if s >= 7 else "detractor" for s in df["score"]]
     return df
+
+
+ADVOCACY_KINDS = {"review": r".*(review_?(written|submitted|posted)|write_?review|rating|rated).*",
+                  "referral": r".*(referral|refer|referred|invite).*",
+                  "share": r".*(share|shared).*"}
+
+
+def advocacy(log: EventLog) -> pd.DataFrame:
+    """Reviews, referrals and shares per customer (the advocacy stage's acts), for customers with any.
+
+    Returns
+    -------
+    DataFrame: user_id, reviews, referrals, shares, total; most active first.
+    """
+    norm = normalised_event_sql("event")
+    params = {f"k_{k}": p for k, p in ADVOCACY_KINDS.items()}
+    return log.run(
+        f"""
+        SELECT user_id,
+               count(*) FILTER (WHERE regexp_full_match({norm}, $k_review)) AS reviews,
+               count(*) FILTER (WHERE regexp_full_match({norm}, $k_referral)) AS referrals,
+               count(*) FILTER (WHERE regexp_full_match({norm}, $k_share)) AS shares
+        FROM {{events}} GROUP BY user_id
+        HAVING reviews + referrals + shares > 0
+        ORDER BY reviews + referrals + shares DESC, user_id
+        """,
+        params,
+    ).assign(total=lambda d: d["reviews"] + d["referrals"] + d["shares"])
+
+
+def survey_scores(log: EventLog, source, *, user: str | None = None, score: str | None = None,
+                  by: str = "stage", stage_map: StageMap | None = None) -> dict:
+    """NPS (0–10 answers) or CSAT (1–5 answers) from a separate survey file, joined to the log on user id.
+
+    The survey needs a user column and a score column (detected by name, or given). Answers are broken
+    down by the customer's furthest journey stage (``by="stage"``) or by a column's value on their first
+    event (channel, device…).
+
+    Returns
+    -------
+    dict: rows_read, answers (rows with a user and a numeric score), matched (answers whose user is in the
+    log), scale (10 or 5), summary (DataFrame, one row: answers, nps or csat…), by (DataFrame per group:
+    group, answers, and nps — % 9–10 − % 0–6 — on a 10-point scale, or csat — share of 4–5 — on 5 points).
+    """
+    from .schema import detect_mapping
+    from .staging import stage
+    from .stages import STAGES, user_stages_sql
+
+    staged = stage(source, name="survey")
+    try:
+        columns = staged.columns
+        found = detect_mapping(columns)
+        user = user or found.user
+        score = score or found.score
+        if not user or not score or user not in columns or score not in columns:
+            raise JourneyError(
+                f"The survey needs a user column and a score column; its columns are: {', '.join(columns)}. "
+                "Name them (user=…, score=…)."
+            )
+        answers = staged.db.run(
+            f"""SELECT nullif(trim(CAST({quote_ident(user)} AS VARCHAR)), '') AS user_id,
+                       try_cast(regexp_replace(trim(CAST({quote_ident(score)} AS VARCHAR)), '[^0-9.+-]', '', 'g')
+                                AS DOUBLE) AS score
+                FROM raw"""
+        )
+        rows_read = len(answers)
+    finally:
+        staged.db.close()
+    answers = answers.dropna()
+    if answers.empty:
+        raise JourneyError("No survey row has both a user and a numeric score.")
+    ten = float(answers["score"].max()) > 5
+    log.db.register("survey_answers", answers)
+    if by == "stage":
+        users_sql, params = user_stages_sql(log, stage_map)
+        stage_names = "[" + ", ".join(f"'{s}'" for s in STAGES) + "]"
+        grp = f"{stage_names}[u.stage_no]"
+    else:
+        if by not in log.columns:
+            raise InvalidParameterError("by", by, ["stage", *log.columns])
+        rel, params = log.source()
+        users_sql = (f"SELECT user_id, arg_min(CAST({quote_ident(by)} AS VARCHAR), (ts, row_no)) AS grp "
+                     f"FROM {rel} GROUP BY user_id")
+        grp = "u.grp"
+    measure = ("(count(*) FILTER (WHERE s.score >= 9) - count(*) FILTER (WHERE s.score <= 6)) * 100.0 / count(*) AS nps"
+               if ten else "count(*) FILTER (WHERE s.score >= 4) / count(*) AS csat")
+    per = log.db.run(
+        f"""SELECT coalesce({grp}, '(not in the log)') AS "group", count(*) AS answers, {measure}
+            FROM survey_answers s LEFT JOIN ({users_sql}) u USING (user_id)
+            GROUP BY 1 ORDER BY answers DESC, 1""",
+        params,
+    )
+    summary = log.db.run(f"SELECT count(*) AS answers, {measure} FROM survey_answers s")
+    matched = int(log.db.scalar(
+        f"SELECT count(*) FROM survey_answers WHERE user_id IN (SELECT user_id FROM {log.source()[0]})",
+        log.source()[1]))
+    log.db.execute("DROP TABLE IF EXISTS survey_answers")
+    return {"rows_read": rows_read, "answers": len(answers), "matched": matched, "scale": 10 if ten else 5,
+            "summary": summary, "by": per}

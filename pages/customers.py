@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+import journey
 from journey import charts
 from journey import format as fmt
 from journey.errors import JourneyError
@@ -14,11 +15,18 @@ sm = state.stage_map()
 
 st.subheader("Customer lifetime value")
 c1, c2, c3 = st.columns(3)
-by = c1.selectbox("Per", ["(all customers)", "cohort", *[c for c in ("channel", "device") if log.report.mapping.get(c)]],
-                  key="clv_by")
+segment_options = ["(all customers)", "cohort", *[c for c in ("channel", "device") if log.report.mapping.get(c)],
+                   "RFM segment", *(["churn cluster"] if "cluster_members" in st.session_state else [])]
+by = c1.selectbox("Per", segment_options, key="clv_by",
+                  help="Churn clusters appear here once computed on the Retention & churn page.")
 margin = c2.number_input("Margin (0 = ignore)", 0.0, 1.0, 0.0, 0.05, key="clv_margin")
 life = c3.number_input("Expected lifespan, years (0 = from the data)", 0.0, 50.0, 0.0, 0.5, key="clv_life")
-by = None if by == "(all customers)" else by
+segments = None
+if by == "RFM segment":
+    segments = compute(rfm, log, stage_map=sm)[["user_id", "segment"]].rename(columns={"segment": "group"})
+elif by == "churn cluster":
+    segments = st.session_state["cluster_members"]
+by = None if by in ("(all customers)", "RFM segment", "churn cluster") else by
 costs = {}
 if by == "channel":
     with st.expander("Acquisition cost per channel (for CLV : CAC)"):
@@ -27,7 +35,7 @@ if by == "channel":
             if v:
                 costs[ch] = v
 try:
-    table = compute(clv, log, by=by, margin=margin or None, lifespan_years=life or None,
+    table = compute(clv, log, by=by, segments=segments, margin=margin or None, lifespan_years=life or None,
                     acquisition_cost=costs or None, stage_map=sm)
     st.dataframe({
         "group": table["group"], "customers": [fmt.count(x) for x in table["customers"]],
@@ -87,3 +95,35 @@ if not c.empty and c["answers"].iloc[0]:
               help=f"answers of 4–5 on the 5-point scale (9–10 on a 10-point one); scale here: {c['scale'].iloc[0]}")
 else:
     st.caption("No CSAT answers (events named like csat with a 1–5 score).")
+
+st.subheader("Advocates")
+adv = compute(journey.advocacy, log)
+if adv.empty:
+    st.caption("No reviews, referrals or shares in the data.")
+else:
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Customers who reviewed", fmt.count((adv["reviews"] > 0).sum()))
+    c2.metric("Customers who referred", fmt.count((adv["referrals"] > 0).sum()))
+    c3.metric("Customers who shared", fmt.count((adv["shares"] > 0).sum()))
+    st.dataframe(adv.head(200), hide_index=True)
+
+with st.expander("Scores from a separate survey file (joined on user id)"):
+    survey = st.file_uploader("Survey export (a user column and a 0–10 or 1–5 score column)",
+                              type=state.UPLOAD_TYPES, key="survey_upload")
+    if survey is not None:
+        import tempfile
+
+        from journey.sources import spool_upload
+
+        with tempfile.TemporaryDirectory(prefix="journey-survey-") as d:
+            try:
+                res = journey.survey_scores(log, spool_upload(survey.getvalue(), survey.name, d), stage_map=sm)
+                head = res["summary"].iloc[0]
+                label, value = ("NPS", f"{head['nps']:+.0f}") if res["scale"] == 10 else (
+                    "CSAT", fmt.percent(head["csat"]))
+                st.metric(f"{label} from the survey", value)
+                st.caption(f"{fmt.count(res['answers'])} answers of {fmt.count(res['rows_read'])} rows; "
+                           f"{fmt.count(res['matched'])} from customers in the log. By furthest journey stage:")
+                st.dataframe(res["by"], hide_index=True)
+            except JourneyError as e:
+                st.error(str(e))

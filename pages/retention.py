@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+import journey
 from journey import charts
 from journey import format as fmt
 from journey.churn import churn_rate_over_time, churn_risk, clusters, default_churn_days
@@ -50,6 +51,16 @@ if not gaps.empty:
     st.altair_chart(charts.bars_chart(gaps, "days", "gaps", x_title="days between consecutive orders",
                                       y_title="orders", x_type="Q"), use_container_width=True)
 
+with st.expander("Retention rate between two dates (the seed article's definition)"):
+    first = log.run("SELECT min(ts) AS a, max(ts) AS b FROM {events}").iloc[0]
+    c1, c2 = st.columns(2)
+    start_d = c1.date_input("From", value=(first["a"] + (first["b"] - first["a"]) / 2).date(), key="rr_start")
+    end_d = c2.date_input("Until (exclusive)", value=first["b"].date(), key="rr_end")
+    rr = compute(journey.retention_rate, log, start=str(start_d), end=str(end_d), stage_map=sm).iloc[0]
+    st.metric("Retention rate", fmt.percent(rr["retention_rate"]),
+              help="of the customers who bought before the first date, the share who bought again by the second")
+    st.caption(f"{fmt.count(rr['retained'])} of {fmt.count(rr['customers_at_start'])} earlier customers bought again.")
+
 st.subheader("Lifecycle")
 lc_period = st.radio("Per", ["week", "month", "day"], key="lc_period", horizontal=True)
 st.altair_chart(charts.lifecycle_chart(compute(lifecycle, log, period=lc_period)), use_container_width=True)
@@ -70,6 +81,7 @@ k = c1.selectbox("Clusters", ["best (silhouette)", *range(2, 9)], key="clusters_
 try:
     res = compute(clusters, log, k=None if k == "best (silhouette)" else int(k), churn_days=int(days), stage_map=sm)
     st.session_state["personas"] = res["personas"]
+    st.session_state["cluster_members"] = res["members"][["user_id", "name"]].rename(columns={"name": "group"})
     c2.metric("Silhouette", f"{res['silhouette']:.3f}", help=f"k = {res['k']}; higher means better separated")
     prof = res["profiles"]
     st.dataframe({

@@ -189,3 +189,33 @@ def test_nps_and_csat():
     assert (n.answers, n.promoters, n.passives, n.detractors, n.nps) == (5, 2, 1, 2, 0.0)
     c = csat(log).iloc[0]
     assert (c.answers, c.satisfied, c.csat, c.scale) == (4, 2, 0.5, 5)
+
+
+def test_clv_by_segments(log):
+    seg = pd.DataFrame({"user_id": ["a"], "group": ["vip"]})
+    t = clv(log, segments=seg).set_index("group")
+    assert t.loc["vip", "historical_clv"] == 40.0 and t.loc["(none)", "historical_clv"] == 20.0
+
+
+def test_advocacy_per_customer():
+    df = pd.DataFrame({"user_id": ["a", "a", "b", "c"], "timestamp": ["2024-03-01"] * 4,
+                       "event": ["review_written", "referral", "Share", "page_view"]})
+    adv = journey.advocacy(journey.load(df)).set_index("user_id")
+    assert adv.loc["a", ["reviews", "referrals", "total"]].tolist() == [1, 1, 2]
+    assert adv.loc["b", "shares"] == 1 and "c" not in adv.index
+
+
+def test_survey_joined_on_user_id(log, write):
+    path = write("survey.csv", "Customer ID,NPS score\na,10\nb,3\nc,9\nzz,8\nd,\n")
+    res = journey.survey_scores(log, path)
+    assert (res["rows_read"], res["answers"], res["matched"], res["scale"]) == (5, 4, 3, 10)
+    assert res["summary"]["nps"][0] == pytest.approx((2 - 1) / 4 * 100)
+    by = res["by"].set_index("group")
+    assert by.loc["retention", "nps"] == 100.0 and by.loc["purchase", "nps"] == 100.0  # a, c
+    assert by.loc["awareness", "nps"] == -100.0  # b only viewed
+    assert by.loc["(not in the log)", "answers"] == 1
+
+
+def test_survey_without_a_score_column(log, write):
+    with pytest.raises(JourneyError, match="score column"):
+        journey.survey_scores(log, write("s.csv", "user_id,comment\na,great\n"))
