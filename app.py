@@ -18,6 +18,7 @@ pages = st.navigation(
         st.Page(HERE / "pages" / "dropoff.py", title="Drop-off", icon=":material/trending_down:"),
         st.Page(HERE / "pages" / "retention.py", title="Retention & churn", icon=":material/autorenew:"),
         st.Page(HERE / "pages" / "customers.py", title="Customers", icon=":material/groups:"),
+        st.Page(HERE / "pages" / "customer.py", title="Customer timeline", icon=":material/person_search:"),
         st.Page(HERE / "pages" / "data.py", title="Data & mapping", icon=":material/table_view:"),
     ]
 )

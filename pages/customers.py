@@ -8,6 +8,7 @@ from journey import format as fmt
 from journey.errors import JourneyError
 from journey.ui import people, shell, state, widgets
 from journey.ui.cache import compute
+from journey.ui.timeline import pick_from
 from journey.value import clv, csat, nps, nps_distribution, rfm, rfm_segments
 
 log = shell.page("Customers")
@@ -68,6 +69,7 @@ try:
                        file_name="rfm_segment.csv", mime="text/csv", key="rfm_download", icon=":material/download:")
     c2.button("Filter every page to them", key="rfm_filter", icon=":material/filter_alt:",
               on_click=people.use_as_filter, args=(members["user_id"].tolist(), f"RFM {pick}"))
+    pick_from(members, key="rfm_members")
 except JourneyError as e:
     st.info(str(e))
 

@@ -9,6 +9,7 @@ from journey.errors import JourneyError
 from journey.ui import shell, people, state, widgets
 from journey.ui.cache import compute
 from journey.ui.funnel_controls import funnel_controls
+from journey.ui.timeline import pick_from
 from journey.ui.stage_editor import stage_map_editor
 
 log = shell.page("Funnels")
@@ -106,5 +107,6 @@ with steps_tab:
             on_click=people.use_as_filter,
             args=(sorted(set(who["user_id"])), f"{outcome} at {pick}"),
         )
+        pick_from(who, key="funnel_people")
     except JourneyError as e:
         st.error(str(e))

@@ -8,9 +8,9 @@ from journey import charts
 from journey import format as fmt
 from journey.canvas import canvas_html, canvas_markdown, canvas_table_html
 from journey.errors import JourneyError
-from journey.stages import STAGES
 from journey.ui import people, shell, state
 from journey.ui.cache import compute
+from journey.ui.timeline import customer_timeline
 
 log = shell.page("Journey map")
 
@@ -133,16 +133,4 @@ with tabs[4]:
                        file_name="journey_map.html", mime="text/html", icon=":material/download:", key="canvas_html")
 
 with tabs[5]:
-    query = st.text_input("Find a customer by id", key="timeline_query", placeholder="part of a user id")
-    found = journey.find_users(log, query or "", limit=50)
-    if not found:
-        st.info("No user id contains that text.")
-    else:
-        uid = st.selectbox("Customer", found, key="timeline_user")
-        tl = compute(journey.customer_timeline, log, user_id=uid, stage_map=sm)
-        orders = tl[tl["order_id"].notna()]
-        st.caption(f"{fmt.count(len(tl))} events in {fmt.count(tl['session_no'].max())} sessions, "
-                   f"{fmt.count(orders['order_id'].nunique())} orders worth {fmt.money(orders['revenue'].sum())}, "
-                   f"furthest stage: {max(tl['stage'], key=STAGES.index) if not tl.empty else '–'}.")
-        st.altair_chart(charts.timeline_chart(tl), use_container_width=True)
-        st.dataframe(tl, hide_index=True)
+    customer_timeline(log, sm, key="timeline")

@@ -10,6 +10,7 @@ from journey.errors import JourneyError
 from journey.retention import lifecycle, order_gaps, purchase_summary, retention_curves, retention_matrix
 from journey.ui import people, shell, state, widgets
 from journey.ui.cache import compute
+from journey.ui.timeline import pick_from
 
 log = shell.page("Retention & churn")
 sm = state.stage_map()
@@ -99,6 +100,7 @@ try:
                        icon=":material/download:")
     c2.button("Filter every page to them", key="clusters_filter", icon=":material/filter_alt:",
               on_click=people.use_as_filter, args=(members["user_id"].tolist(), f"cluster {pick}"))
+    pick_from(members, key="clusters_members")
 except JourneyError as e:
     st.error(str(e))
 
@@ -116,5 +118,6 @@ try:
         "probability": st.column_config.NumberColumn(format="percent"),
         "monetary": st.column_config.NumberColumn("revenue", format="%.2f"),
         "recency_days": st.column_config.NumberColumn("days since last event", format="%.1f")})
+    pick_from(risk["at_risk"], key="at_risk")
 except JourneyError as e:
     st.info(str(e))

@@ -198,6 +198,17 @@ def test_journey_map_comparison_and_timeline(app):
     assert any("184 events in 15 sessions" in c.value for c in app.caption)
 
 
+def test_a_drill_down_list_opens_the_customer_timeline(app):
+    app.switch_page("pages/funnels.py").run()
+    box = app.selectbox(key="funnel_people_pick")
+    uid = box.options[0]
+    app.button(key="funnel_people_open").click().run()
+    assert not app.exception
+    app.switch_page("pages/customer.py").run()  # st.switch_page in AppTest: follow it explicitly
+    assert not app.exception
+    assert app.selectbox(key="customer_user").value == uid
+
+
 def test_retention_page(app):
     app.switch_page("pages/retention.py").run()
     assert not app.exception
