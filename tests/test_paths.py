@@ -149,3 +149,21 @@ def test_canvas_cells(log):
     assert "| **pain points** |" in md and "call the \\| payment team" in md
     page = canvas_html(c, {("emotions", "awareness"): "<b>calm</b>"})
     assert "&lt;b&gt;calm&lt;/b&gt;" in page and page.startswith("<!doctype html>")
+
+
+def test_paths_reconcile_with_funnels_and_overview(sample_log):
+    """Step 1 of "after X" holds the users a funnel starting with X counts; step 1 overall holds every user."""
+    nodes, _ = paths(sample_log, steps=3, from_event="add_to_cart")
+    funnel_users = journey.funnel(sample_log, ["add_to_cart", "purchase"])["users"][0]
+    assert nodes[nodes["step"] == 1]["users"].sum() == funnel_users
+    nodes, _ = paths(sample_log, steps=2)
+    assert nodes[nodes["step"] == 1]["users"].sum() == journey.overview(sample_log)["users"][0]
+    # the users at a node after X whose next step is Y are the users of a strict X → Y funnel started at
+    # their first X: check against a direct computation
+    ev = sample_log.to_pandas().sort_values(["user_id", "ts", "row_no"])
+    ev = ev[ev["event"] != ev.groupby("user_id")["event"].shift()]  # repeats merged, as paths do
+    nxt = ev.groupby("user_id")["event"].shift(-1)
+    first_cart = ev[(ev["event"] == "add_to_cart")].drop_duplicates("user_id")
+    direct = (nxt.loc[first_cart.index] == "view_cart").sum()
+    nodes, _ = paths(sample_log, steps=2, from_event="add_to_cart")
+    assert nodes.set_index(["step", "event"]).loc[(2, "view_cart"), "users"] == direct

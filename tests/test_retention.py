@@ -219,3 +219,29 @@ def test_survey_joined_on_user_id(log, write):
 def test_survey_without_a_score_column(log, write):
     with pytest.raises(JourneyError, match="score column"):
         journey.survey_scores(log, write("s.csv", "user_id,comment\na,great\n"))
+
+
+@pytest.mark.parametrize("period, start, ret", [("month", "first_event", None), ("week", "first_purchase", "purchase"),
+                                                ("week", "first_event", "add_to_cart")])
+def test_retention_equals_a_direct_computation_cell_for_cell(sample_log, period, start, ret):
+    """An independent pandas computation of the same definition, on the whole sample."""
+    ev = sample_log.to_pandas()
+    ev["p"] = ev["ts"].dt.to_period("M").dt.start_time if period == "month" else \
+        (ev["ts"] - pd.to_timedelta(ev["ts"].dt.weekday, unit="D")).dt.normalize()
+    starts = ev if start == "first_event" else ev[ev["event"] == "purchase"]
+    cohort = starts.groupby("user_id")["p"].min().rename("cohort")
+    back = ev if ret is None else ev[ev["event"] == ret]
+    back = back.join(cohort, on="user_id", how="inner")
+    back = back[back["p"] >= back["cohort"]]
+    if period == "month":
+        back["k"] = (back["p"].dt.year - back["cohort"].dt.year) * 12 + back["p"].dt.month - back["cohort"].dt.month
+    else:
+        back["k"] = (back["p"] - back["cohort"]).dt.days // 7
+    active = back.groupby(["cohort", "k"])["user_id"].nunique()
+    sizes = cohort.value_counts()
+    m = retention_matrix(sample_log, period=period, start=start, return_event=ret)
+    for r in m.itertuples():
+        c = pd.Timestamp(r.cohort)
+        assert r.size == sizes[c]
+        expected = sizes[c] if r.period == 0 else active.get((c, r.period), 0)
+        assert r.users == expected, (r.cohort_label, r.period)
