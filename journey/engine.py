@@ -148,7 +148,7 @@ class Database:
             cur.close()
 
     def lock_down(self) -> None:
-        """Forbid file and network access from SQL from now on (hosted mode)."""
+        """Forbid file and network access from SQL from now on, and freeze the settings (hosted mode)."""
         self.execute("SET enable_external_access = false")
         self.execute("SET lock_configuration = true")
 

@@ -234,3 +234,13 @@ def test_canvas_shows_personas_once_clusters_exist(app):
     app.switch_page("pages/journey_map.py").run()
     assert not app.exception
     assert app.session_state["personas"]["advocacy"]
+
+
+def test_hosted_mode_refuses_paths_and_locks_the_database(monkeypatch):
+    monkeypatch.setenv("JOURNEY_MODE", "hosted")
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    assert not at.exception
+    assert "Open a file by path" not in at.sidebar.radio(key="source_kind").options
+    log = at.session_state["datasets"]["sample"]
+    with pytest.raises(Exception, match="(?i)disabled|external"):
+        log.db.scalar("SELECT count(*) FROM read_csv('/etc/hostname')")

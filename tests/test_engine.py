@@ -45,3 +45,17 @@ def test_each_database_is_private_and_removed_on_close():
     a.close()
     assert not os.path.exists(path)
     assert a.closed
+
+
+def test_locked_down_database_cannot_read_files(write):
+    log = journey.load(write("e.csv", "user_id,timestamp,event\na,2024-03-01,x\n"))
+    secret = write("secret.csv", "password\nhunter2\n")
+    assert log.db.scalar("SELECT count(*) FROM read_csv($p)", {"p": secret}) == 1
+    log.db.lock_down()
+    with pytest.raises(Exception, match="(?i)disabled|external"):
+        log.db.scalar("SELECT count(*) FROM read_csv($p)", {"p": secret})
+    with pytest.raises(Exception, match="(?i)lock"):
+        log.db.execute("SET enable_external_access = true")
+    assert journey.overview(log).iloc[0].events == 1  # analyses still work
+    remapped = journey.remap(log, {"user": "user_id"})  # re-mapping needs no file either
+    assert remapped.report.rows_loaded == 1

@@ -113,7 +113,18 @@ def _select(key: str, log: EventLog) -> EventLog:
 
 def _load(key: str, path: str, name: str | None = None) -> EventLog:
     s = settings_for(key)
-    return journey.load(path, s.overrides, date_order=s.date_order, name=name)
+    if not hosted():
+        return journey.load(path, s.overrides, date_order=s.date_order, name=name)
+    # hosted: a memory cap per dataset, and once the data is in, no SQL may touch files or the network
+    memory = os.environ.get("JOURNEY_SESSION_MEMORY", "2GB")
+    try:
+        log = journey.load(path, s.overrides, date_order=s.date_order, name=name, memory_limit=memory)
+    except MappingError as e:
+        if getattr(e, "staged", None) is not None:
+            e.staged.db.lock_down()
+        raise
+    log.db.lock_down()
+    return log
 
 
 def use_sample() -> EventLog | None:
