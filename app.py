@@ -4,7 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from journey.ui import widgets
+from journey.ui import links, widgets
 
 HERE = Path(__file__).parent
 
@@ -24,3 +24,5 @@ pages = st.navigation(
 )
 widgets.sidebar()
 pages.run()
+with st.sidebar:
+    links.copy_link()

@@ -6,11 +6,12 @@ import journey
 from journey import charts
 from journey import format as fmt
 from journey.errors import JourneyError
-from journey.ui import people, shell, state, widgets
+from journey.ui import links, people, shell, state, widgets
 from journey.ui.cache import compute
 from journey.ui.timeline import pick_from
 from journey.value import clv, csat, nps, nps_distribution, rfm, rfm_segments
 
+links.bind({"clv_by": ""})
 log = shell.page("Customers")
 sm = state.stage_map()
 
@@ -129,3 +130,5 @@ with st.expander("Scores from a separate survey file (joined on user id)"):
                 st.dataframe(res["by"], hide_index=True)
             except JourneyError as e:
                 st.error(str(e))
+
+links.publish(['clv_by'])

@@ -6,12 +6,13 @@ import journey
 from journey import charts
 from journey import format as fmt
 from journey.errors import JourneyError
-from journey.ui import shell, people, state, widgets
+from journey.ui import links, shell, people, state, widgets
 from journey.ui.cache import compute
 from journey.ui.funnel_controls import funnel_controls
 from journey.ui.timeline import pick_from
 from journey.ui.stage_editor import stage_map_editor
 
+links.bind({"stages_model": "", "stages_by": "", "stages_view": "", "funnel_by": "", "funnel_trend": ""})
 log = shell.page("Funnels")
 
 breakdowns = ["(none)", *[c for c in ("channel", "device", "category") if log.report.mapping.get(c)],
@@ -110,3 +111,5 @@ with steps_tab:
         pick_from(who, key="funnel_people")
     except JourneyError as e:
         st.error(str(e))
+
+links.publish(['stages_model', 'stages_by', 'stages_view', 'funnel_by', 'funnel_trend'])

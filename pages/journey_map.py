@@ -8,10 +8,11 @@ from journey import charts
 from journey import format as fmt
 from journey.canvas import canvas_html, canvas_markdown, canvas_table_html
 from journey.errors import JourneyError
-from journey.ui import people, shell, state
+from journey.ui import links, people, shell, state
 from journey.ui.cache import compute
 from journey.ui.timeline import customer_timeline
 
+links.bind({"paths_level": "", "paths_mode": "", "paths_unit": ""})
 log = shell.page("Journey map")
 
 sm = state.stage_map()
@@ -34,11 +35,11 @@ with tabs[0]:
                    from_event=anchor if mode == "after an event" else None,
                    to_event=anchor if mode == "before an event" else None)
     try:
-        nodes, links = compute(journey.paths, log, **options)
+        nodes, path_links = compute(journey.paths, log, **options)
         if nodes.empty:
             st.info("No paths to show with these settings.")
         else:
-            st.plotly_chart(charts.sankey_chart(nodes, links), use_container_width=True, key="paths_sankey")
+            st.plotly_chart(charts.sankey_chart(nodes, path_links), use_container_width=True, key="paths_sankey")
             st.caption(f"{fmt.count(nodes[nodes['step'] == 1]['users'].sum())} {unit}. A label's “end” counts the "
                        "paths that stop at that node; hover for details.")
             labels = [f"step {r.step}: {r.event} ({r.users:,})" for r in nodes.itertuples()]
@@ -134,3 +135,5 @@ with tabs[4]:
 
 with tabs[5]:
     customer_timeline(log, sm, key="timeline")
+
+links.publish(['paths_level', 'paths_mode', 'paths_unit'])

@@ -8,10 +8,11 @@ from journey import format as fmt
 from journey.churn import churn_rate_over_time, churn_risk, clusters, default_churn_days
 from journey.errors import JourneyError
 from journey.retention import lifecycle, order_gaps, purchase_summary, retention_curves, retention_matrix
-from journey.ui import people, shell, state, widgets
+from journey.ui import links, people, shell, state, widgets
 from journey.ui.cache import compute
 from journey.ui.timeline import pick_from
 
+links.bind({"ret_period": "", "ret_start": "", "ret_view": "", "ret_return": ""})
 log = shell.page("Retention & churn")
 sm = state.stage_map()
 
@@ -121,3 +122,5 @@ try:
     pick_from(risk["at_risk"], key="at_risk")
 except JourneyError as e:
     st.info(str(e))
+
+links.publish(['ret_period', 'ret_start', 'ret_view', 'ret_return'])

@@ -36,9 +36,44 @@ class FunnelSpec:
         return {"window": self.window, "order": self.order, "exclude": list(self.exclude), "unit": self.unit}
 
 
+def _spec_from_url() -> FunnelSpec | None:
+    """A funnel definition from a shared link (?steps=a|b|c&window=7d&order=…&unit=…&exclude=…)."""
+    q = st.query_params
+    if "steps" not in q:
+        return None
+    import re
+
+    m = re.fullmatch(r"(\d+)(m|h|d|w)", q.get("window", "7d"))
+    unit_names = {v: k for k, v in WINDOW_UNITS.items()}
+    return FunnelSpec(
+        steps=[s for s in q.get("steps", "").split("|") if s],
+        window_value=int(m.group(1)) if m else 7,
+        window_unit=unit_names[m.group(2)] if m else "days",
+        order=q.get("order") if q.get("order") in ORDER_LABELS else "ordered",
+        exclude=[s for s in q.get("exclude", "").split("|") if s],
+        unit=q.get("unit") if q.get("unit") in ("users", "sessions") else "users",
+    )
+
+
+def publish_spec(spec: FunnelSpec) -> None:
+    """Write the funnel definition into the URL, so the link reproduces it."""
+    values = {"steps": "|".join(spec.steps), "window": spec.window, "order": spec.order, "unit": spec.unit,
+              "exclude": "|".join(spec.exclude)}
+    for key, value in values.items():
+        if value and st.query_params.get(key) != value:
+            st.query_params[key] = value
+        elif not value and key in st.query_params:
+            del st.query_params[key]
+
+
 def current_spec(log: EventLog) -> FunnelSpec:
-    """The session's funnel definition, valid for this log (unknown events dropped, defaults filled in)."""
+    """The session's funnel definition, valid for this log (unknown events dropped, defaults filled in).
+
+    A session's first look takes it from the link it was opened with, when the link carries one.
+    """
     spec: FunnelSpec | None = st.session_state.get("funnel_spec")
+    if spec is None:
+        spec = _spec_from_url()
     events = set(log.distinct_values("event", limit=100_000))
     if spec is None or len([s for s in spec.steps if s in events]) < 2:
         spec = FunnelSpec(steps=journey.default_steps(log))
@@ -73,6 +108,7 @@ def funnel_controls(log: EventLog, prefix: str) -> FunnelSpec:
     spec = FunnelSpec(steps=list(steps), window_value=int(window_value), window_unit=window_unit, order=order,
                       exclude=list(exclude), unit=unit)
     st.session_state["funnel_spec"] = spec
+    publish_spec(spec)
     return spec
 
 

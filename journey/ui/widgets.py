@@ -9,7 +9,7 @@ import streamlit as st
 from journey import format as fmt
 from journey.log import EventLog, Filters, LoadReport
 
-from . import people, state
+from . import links, people, state
 
 SOURCES = ("Sample shop", "Upload a file", "Open a file by path")
 
@@ -57,6 +57,7 @@ def sidebar() -> EventLog | None:
 
 def _filters(log: EventLog) -> None:
     state.reset_filters_if_dataset_changed()
+    links.bind({"filter_channel": [], "filter_device": []})
     st.subheader("Filters")
     r = log.report
     first = dt.date.fromisoformat(r.first_ts[:10]) if r.first_ts else None
@@ -77,6 +78,7 @@ def _filters(log: EventLog) -> None:
     if r.mapping.get("device"):
         devices = tuple(st.multiselect("Device", log.distinct_values("device"), key="filter_device"))
     state.set_filters(Filters(start=start, end=end, channels=channels, devices=devices, users=current.users))
+    links.publish(["filter_channel", "filter_device"])
     people.sidebar_note()
 
 

@@ -15,6 +15,11 @@ UPLOAD = (
 )
 
 
+def assert_no_exception(page):
+    errors = page.locator('[data-testid="stException"]')
+    assert errors.count() == 0, errors.first.inner_text()
+
+
 def metric_values(page):
     labels = page.locator('[data-testid="stMetricLabel"]').all_inner_texts()
     values = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
@@ -39,18 +44,18 @@ def test_funnels_and_dropoff_pages_in_the_browser(server, browser, shot):
     page.goto(f"{server}/funnels")
     page.get_by_text("Stage map: which events reach which stage").wait_for(timeout=120_000)
     page.get_by_text("Data", exact=True).wait_for()  # the sidebar is there
-    assert page.locator('[data-testid="stException"]').count() == 0
+    assert_no_exception(page)
     shot(page, "4-funnels-stages")
 
     page.get_by_role("tab", name="Step funnel").click()
-    page.get_by_text("Who dropped, who converted").wait_for(timeout=120_000)
-    assert page.locator('[data-testid="stException"]').count() == 0
+    page.get_by_role("heading", name="Who dropped, who converted").wait_for(timeout=120_000)
+    assert_no_exception(page)
     shot(page, "5-funnels-steps")
 
     page.get_by_role("link", name="Journey map").click()
     page.get_by_text("Users at a node").wait_for(timeout=120_000)
     page.locator(".js-plotly-plot").first.wait_for(timeout=120_000)  # the Sankey drew
-    assert page.locator('[data-testid="stException"]').count() == 0
+    assert_no_exception(page)
     shot(page, "6-journey-map")
     page.get_by_role("tab", name="Canvas").click()
     page.get_by_text("Your notes").wait_for()
@@ -58,22 +63,22 @@ def test_funnels_and_dropoff_pages_in_the_browser(server, browser, shot):
     shot(page, "7-journey-canvas")
 
     page.get_by_role("link", name="Retention & churn").click()
-    page.get_by_text("Churn clusters").wait_for(timeout=120_000)
+    page.get_by_role("heading", name="Churn clusters").wait_for(timeout=120_000)
     wait_for_metric(page, "Repeat purchase rate", "22.4 %")
     page.get_by_text("Holdout ROC AUC").wait_for(timeout=120_000)
-    assert page.locator('[data-testid="stException"]').count() == 0
+    assert_no_exception(page)
     shot(page, "9-retention")
 
     page.get_by_role("link", name="Customers").click()
-    page.get_by_text("RFM segments").wait_for(timeout=120_000)
+    page.get_by_role("heading", name="RFM segments").wait_for(timeout=120_000)
     wait_for_metric(page, "NPS", "+32")
-    assert page.locator('[data-testid="stException"]').count() == 0
+    assert_no_exception(page)
     shot(page, "10-customers")
 
     page.get_by_role("link", name="Drop-off").click()
     page.get_by_text("The biggest loss is at").wait_for(timeout=120_000)
     page.get_by_text("Time on page").first.wait_for()
-    assert page.locator('[data-testid="stException"]').count() == 0
+    assert_no_exception(page)
     wait_for_metric(page, "Cart abandonment", "50.9 %")
     shot(page, "8-dropoff")
 
@@ -96,7 +101,7 @@ def test_sample_then_upload_shows_the_uploads_real_counts(server, browser, shot,
     shot(page, "2-overview-upload")
 
     page.get_by_text("Data & mapping").click()
-    page.get_by_text("Column mapping").wait_for()
+    page.get_by_role("heading", name="Column mapping").wait_for()
     wait_for_metric(page, "Rows rejected", "2")
     page.get_by_text("Download the 2 rejected rows (CSV)").wait_for()
     shot(page, "3-data-upload")
@@ -108,3 +113,20 @@ def test_sample_then_upload_shows_the_uploads_real_counts(server, browser, shot,
     assert "thai_shop.csv" not in other.content()
     context.close()
 
+
+
+def test_a_shared_link_reproduces_the_funnel(server, browser, shot):
+    import journey
+
+    from ..conftest import SAMPLE
+
+    log = journey.load(SAMPLE).where(devices=["mobile"])
+    df = journey.funnel(log, ["product_view", "add_to_cart", "purchase"], window="2d")
+    dropped = int(df.set_index("step_no").loc[2, "dropped"])
+
+    page = browser.new_context(viewport={"width": 1400, "height": 1600}).new_page()  # a colleague's browser
+    page.goto(f"{server}/funnels?steps=product_view|add_to_cart|purchase&window=2d&filter_device=mobile")
+    page.get_by_role("tab", name="Step funnel").click()
+    page.get_by_text(f"{dropped:,} users dropped at step 2. add_to_cart.").wait_for(timeout=120_000)
+    assert_no_exception(page)
+    shot(page, "11-shared-link")
