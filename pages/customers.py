@@ -53,6 +53,15 @@ try:
 except JourneyError as e:
     st.info(str(e))
 
+with st.expander("Customers by value (historical CLV)"):
+    top = compute(journey.customer_value, log, stage_map=sm)
+    st.dataframe(top.head(500), hide_index=True, column_config={
+        "revenue": st.column_config.NumberColumn("revenue to date", format="%.2f"),
+        "average_order_value": st.column_config.NumberColumn("average order", format="%.2f")})
+    st.download_button("Download every customer's value (CSV)", widgets.safe_csv(top), file_name="customer_value.csv",
+                       mime="text/csv", key="clv_download", icon=":material/download:")
+    pick_from(top, key="clv_customers")
+
 st.subheader("RFM segments")
 try:
     scores = compute(rfm, log, stage_map=sm)
@@ -90,8 +99,15 @@ else:
     trend = compute(nps, log, period="week")
     st.altair_chart(charts.line_chart(trend, "period", "nps", y_format="", y_title="NPS by week"),
                     use_container_width=True)
+    c1, c2 = st.columns(2)
+    with c1:
+        st.markdown("**By journey stage** (the stage the customer was in when answering)")
+        st.dataframe(widgets.nps_by_stage_table(compute(journey.stage_activity, log, stage_map=sm)["scores"]),
+                     hide_index=True)
     if log.report.mapping.get("channel"):
-        st.dataframe(compute(nps, log, by="channel"), hide_index=True)
+        with c2:
+            st.markdown("**By channel**")
+            st.dataframe(compute(nps, log, by="channel"), hide_index=True)
 c = compute(csat, log)
 if not c.empty and c["answers"].iloc[0]:
     st.metric("CSAT", fmt.percent(c["csat"].iloc[0]),

@@ -92,6 +92,10 @@ try:
         "revenue share": [fmt.percent(x) for x in prof["revenue_share"]],
         "buyers": [fmt.percent(x) for x in prof["buyer_share"]], "what sets it apart": prof["sets_apart"],
     }, hide_index=True)
+    with st.expander("Every feature of every cluster, against the mean of all customers"):
+        st.dataframe(widgets.cluster_profile_table(prof), hide_index=True)
+        st.caption("z: how many standard deviations the cluster's mean is above (+) or below (−) the mean of all "
+                   "customers.")
     st.altair_chart(charts.clusters_chart(res["points"]), use_container_width=True)
     pick = st.selectbox("Members of", prof["name"].tolist(), key="clusters_pick")
     members = res["members"][res["members"]["name"] == pick]

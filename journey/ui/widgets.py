@@ -181,3 +181,23 @@ def compare_segments(df, key: str) -> None:
     st.dataframe(table, hide_index=True)
     st.caption("Two-proportion z-test on conversion from the first step; q-values adjust for testing every "
                "step (Benjamini–Hochberg). Significant: q < 0.05.")
+
+
+def cluster_profile_table(profiles):
+    """Clusters' feature means and z-scores as one readable table (features as rows)."""
+    import pandas as pd
+
+    features = [c[len("mean_"):] for c in profiles.columns if c.startswith("mean_")]
+    rows = []
+    for f in features:
+        row = {"feature": f.replace("_", " ")}
+        for r in profiles.itertuples():
+            row[r.name] = f"{getattr(r, 'mean_' + f):,.2f} (z {getattr(r, 'z_' + f):+.1f})"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def nps_by_stage_table(scores):
+    """The canvas's per-stage answers as an NPS table."""
+    return {"stage": scores["stage"], "answers": [fmt.count(x) for x in scores["answers"]],
+            "NPS": [f"{x:+.0f}" for x in scores["nps"]], "mean score": [f"{x:.1f}" for x in scores["mean_score"]]}
