@@ -12,7 +12,6 @@ from .errors import JourneyError
 from .load import load
 from .schema import parse_map_option
 
-EXIT_USAGE = 2
 EXIT_BAD_INPUT = 1
 
 

@@ -29,7 +29,6 @@ UNITS = ("users", "sessions")
 PERIODS = ("day", "week", "month")
 MAX_STEPS = 20
 WINDOW_UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
-DEFAULT_WINDOW_SECONDS = 7 * 86400
 NO_POSITION = 9223372036854775807  # an ASOF key no event has: a chain that stopped stays stopped
 
 

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from .errors import LoadError
 
 SAMPLE_BYTES = 1 << 20
-FORMATS = ("csv", "parquet", "json", "xlsx")
 DELIMITERS = (",", ";", "\t", "|")
 TEXT_EXTENSIONS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".tab": "csv", ".jsonl": "json",
                    ".ndjson": "json", ".json": "json", ".parquet": "parquet", ".pq": "parquet",

@@ -26,7 +26,6 @@ DMY_RE = (
 )
 SIMPLE_ISO_RE = r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)?$"
 NUMBER_RE = r"^\s*-?\d+(?:\.\d+)?\s*$"
-COMPACT_RE = r"^\s*\d{8}(?:\d{6})?\s*$"
 MONTH_NAME_FORMATS = [
     "%d %b %Y %H:%M:%S", "%d %b %Y %H:%M", "%d %b %Y", "%d %B %Y %H:%M:%S", "%d %B %Y %H:%M", "%d %B %Y",
     "%b %d, %Y %H:%M:%S", "%b %d, %Y %I:%M %p", "%b %d, %Y %H:%M", "%b %d, %Y", "%B %d, %Y %H:%M:%S",
@@ -36,7 +35,6 @@ MONTH_NAME_FORMATS = [
 BUDDHIST_ERA_OFFSET_YEARS = 543
 BUDDHIST_ERA_FIRST_YEAR = 2400  # a year this large is read as Buddhist era (2567 → 2024)
 
-EPOCH_UNITS = ("s", "ms", "us", "ns")
 DATE_ORDERS = ("auto", "dmy", "mdy")
 
 

@@ -6,7 +6,7 @@ Streamlit forgets a widget's value when its page is not drawn, so the definition
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import streamlit as st
 
@@ -111,6 +111,3 @@ def funnel_controls(log: EventLog, prefix: str) -> FunnelSpec:
     publish_spec(spec)
     return spec
 
-
-def spec_dict(spec: FunnelSpec) -> dict:
-    return asdict(spec)
