@@ -74,12 +74,7 @@ try:
                   "days since last order": [f"{x:.0f}" for x in seg["mean_recency_days"]]}, hide_index=True)
     pick = st.selectbox("Customers in", seg["segment"].tolist(), key="rfm_pick")
     members = scores[scores["segment"] == pick]
-    c1, c2 = st.columns(2)
-    c1.download_button(f"Download {fmt.count(len(members))} customers (CSV)", widgets.safe_csv(members),
-                       file_name="rfm_segment.csv", mime="text/csv", key="rfm_download", icon=":material/download:")
-    c2.button("Filter every page to them", key="rfm_filter", icon=":material/filter_alt:",
-              on_click=people.use_as_filter, args=(members["user_id"].tolist(), f"RFM {pick}"))
-    pick_from(members, key="rfm_members")
+    people.actions(members, label=f"RFM {pick}", file_name="rfm_segment.csv", key="rfm", pick_key="rfm_members")
 except JourneyError as e:
     st.info(str(e))
 

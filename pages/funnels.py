@@ -9,7 +9,6 @@ from journey.errors import JourneyError
 from journey.ui import links, shell, people, state, widgets
 from journey.ui.cache import compute
 from journey.ui.funnel_controls import funnel_controls
-from journey.ui.timeline import pick_from
 from journey.ui.stage_editor import stage_map_editor
 
 links.bind({"stages_model": "", "stages_by": "", "stages_view": "", "funnel_by": "", "funnel_trend": ""})
@@ -97,18 +96,8 @@ with steps_tab:
                       **spec.options())
         st.caption(f"{fmt.count(len(who))} {spec.unit} {outcome} at step {pick}.")
         st.dataframe(who.head(1000), hide_index=True, height=220)
-        c1, c2 = st.columns(2)
-        c1.download_button(
-            "Download as CSV", widgets.safe_csv(who), file_name=f"{outcome}_at_step_{step_no}.csv",
-            mime="text/csv", icon=":material/download:", key="funnel_people_download",
-        )
-        c2.button(
-            "Filter every page to these users", key="funnel_people_filter", icon=":material/filter_alt:",
-            disabled=who.empty,
-            on_click=people.use_as_filter,
-            args=(sorted(set(who["user_id"])), f"{outcome} at {pick}"),
-        )
-        pick_from(who, key="funnel_people")
+        people.actions(who, label=f"{outcome} at {pick}", file_name=f"{outcome}_at_step_{step_no}.csv",
+                       key="funnel_people", pick_key="funnel_people")
     except JourneyError as e:
         st.error(str(e))
 

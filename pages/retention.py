@@ -99,13 +99,8 @@ try:
     st.altair_chart(charts.clusters_chart(res["points"]), use_container_width=True)
     pick = st.selectbox("Members of", prof["name"].tolist(), key="clusters_pick")
     members = res["members"][res["members"]["name"] == pick]
-    c1, c2 = st.columns(2)
-    c1.download_button(f"Download the {fmt.count(len(members))} members (CSV)", widgets.safe_csv(members),
-                       file_name="cluster_members.csv", mime="text/csv", key="clusters_download",
-                       icon=":material/download:")
-    c2.button("Filter every page to them", key="clusters_filter", icon=":material/filter_alt:",
-              on_click=people.use_as_filter, args=(members["user_id"].tolist(), f"cluster {pick}"))
-    pick_from(members, key="clusters_members")
+    people.actions(members, label=f"cluster {pick}", file_name="cluster_members.csv", key="clusters",
+                   pick_key="clusters_members")
 except JourneyError as e:
     st.error(str(e))
 

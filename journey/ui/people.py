@@ -28,3 +28,18 @@ def sidebar_note() -> None:
         st.info(f"Filtered to {len(current.users):,} users: {st.session_state.get('people_filter_label', '')}")
         st.button("Clear the user filter", on_click=clear, key="people_clear")
 
+
+
+def actions(df, *, label: str, file_name: str, key: str, pick_key: str) -> None:
+    """Under a list of people: download it as CSV, filter every page to it, open one customer's timeline."""
+    from journey import format as fmt
+    from journey.export import neutralise_formulas
+
+    from .timeline import pick_from
+
+    c1, c2 = st.columns(2)
+    c1.download_button(f"Download {fmt.count(len(df))} (CSV)", neutralise_formulas(df).to_csv(index=False).encode("utf-8"),
+                       file_name=file_name, mime="text/csv", key=f"{key}_download", icon=":material/download:")
+    c2.button("Filter every page to them", key=f"{key}_filter", icon=":material/filter_alt:", disabled=df.empty,
+              on_click=use_as_filter, args=(sorted(set(df["user_id"])), label))
+    pick_from(df, key=pick_key)
