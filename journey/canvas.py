@@ -236,3 +236,61 @@ def canvas_html(canvas: pd.DataFrame, notes: dict[tuple[str, str], str] | None =
     return (f"<!doctype html>\n<html><head><meta charset='utf-8'><title>{title}</title></head>"
             f"<body style='margin: 24px; font-family: system-ui, sans-serif'><h1>{title}</h1>"
             f"{canvas_table_html(canvas, notes)}</body></html>\n")
+
+
+_COL_CHARS = 34  # characters per line in a stage column of the picture
+_LINE = 15  # pixels per line
+
+
+def canvas_chart(canvas: pd.DataFrame, notes: dict[tuple[str, str], str] | None = None, title: str = ""):
+    """The canvas as an Altair chart: a grid of stages × rows with the cells' text wrapped, notes in italics.
+
+    Returns
+    -------
+    altair.LayerChart, ready for :func:`journey.charts.to_png` / :func:`journey.charts.to_svg`.
+    """
+    import textwrap
+
+    import altair as alt
+
+    notes = notes or {}
+    col_w, head_w, head_h = 230, 120, 30
+    cells, texts, y = [], [], head_h
+    for i, stage in enumerate(canvas.columns):
+        cells.append(dict(x=head_w + i * col_w, x2=head_w + (i + 1) * col_w, y=0, y2=head_h, kind="head"))
+        texts.append(dict(x=head_w + i * col_w + 8, y=8, text=[str(stage).capitalize()], kind="head"))
+    for row in canvas.index:
+        wrapped = {}
+        for stage in canvas.columns:
+            lines = textwrap.wrap(str(canvas.loc[row, stage]), _COL_CHARS) or [""]
+            note = notes.get((row, stage))
+            wrapped[stage] = (lines, textwrap.wrap(f"Note: {note}", _COL_CHARS) if note else [])
+        label = textwrap.wrap(str(row).capitalize(), 14)
+        n = max(len(label), *(len(a) + len(b) for a, b in wrapped.values()))
+        height = n * _LINE + 16
+        cells.append(dict(x=0, x2=head_w, y=y, y2=y + height, kind="row"))
+        texts.append(dict(x=8, y=y + 8, text=label, kind="row"))
+        for i, stage in enumerate(canvas.columns):
+            lines, note_lines = wrapped[stage]
+            x0 = head_w + i * col_w
+            cells.append(dict(x=x0, x2=x0 + col_w, y=y, y2=y + height, kind="cell"))
+            texts.append(dict(x=x0 + 8, y=y + 8, text=lines, kind="cell"))
+            if note_lines:
+                texts.append(dict(x=x0 + 8, y=y + 8 + len(lines) * _LINE, text=note_lines, kind="note"))
+        y += height
+    width, total = head_w + col_w * len(canvas.columns), y
+    x = alt.X("x:Q", axis=None, scale=alt.Scale(domain=[0, width], nice=False, zero=True))
+    yy = alt.Y("y:Q", axis=None, scale=alt.Scale(domain=[0, total], reverse=True, nice=False, zero=True))
+    fill = alt.Color("kind:N", legend=None, scale=alt.Scale(domain=["head", "row", "cell"],
+                                                            range=["#4c78a8", "#f3f5f8", "#ffffff"]))
+    grid = alt.Chart(pd.DataFrame(cells)).mark_rect(stroke="#dddddd", strokeWidth=1).encode(
+        x=x, x2="x2:Q", y=yy, y2="y2:Q", color=fill)
+    styles = {"head": dict(color="#ffffff", fontWeight="bold"), "row": dict(color="#262730", fontWeight="bold"),
+              "cell": dict(color="#262730"), "note": dict(color="#8a6d00", fontStyle="italic")}
+    frame = pd.DataFrame(texts)
+    words = [alt.Chart(frame[frame["kind"] == kind]).mark_text(align="left", baseline="top", fontSize=12,
+                                                                lineHeight=_LINE, **style).encode(x=x, y=yy, text="text")
+             for kind, style in styles.items() if (frame["kind"] == kind).any()]
+    return (alt.layer(grid, *words)
+            .properties(width=width, height=total, title=title or "Customer journey map")
+            .configure_view(stroke=None).configure_title(anchor="start", fontSize=16))

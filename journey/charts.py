@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import altair as alt
 import pandas as pd
 
@@ -154,34 +156,121 @@ STAGE_COLORS = {"awareness": "#9ecae9", "consideration": "#4c78a8", "purchase": 
                 "advocacy": "#e45756"}
 
 
-def sankey_chart(nodes: pd.DataFrame, links: pd.DataFrame, height: int = 480):
-    """A plotly Sankey of :func:`journey.paths` (the one chart Altair cannot draw; see ADR 0008).
+NODE_WIDTH = 0.16  # of the distance between two steps
+NODE_GAP = 0.02  # of the chart's height, between two nodes of a step
+_BAND_POINTS = 17
 
-    Node labels give the users at the node and, where paths stop there, how many end.
+
+def sankey_layout(nodes: pd.DataFrame, links: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Where each node and each flow of :func:`journey.paths` is drawn, in a unit square per step.
+
+    Steps are columns (x = step - 1); a node's height is proportional to its users, the same scale for every
+    step, biggest node on top and "Other" last; flows leave a node in the order of their targets and enter
+    in the order of their sources, so bands never cross inside a node.
+
+    Returns
+    -------
+    (node_boxes, bands)
+        node_boxes: the node columns plus x, x2, y, y2 (y from 0 at the top) and label.
+        bands: one row per point of each flow's band: link (its index), step, source, target, users,
+        x, y (top edge) and y2 (bottom edge).
+    """
+    boxes = nodes.copy()
+    boxes["rank"] = boxes.apply(lambda r: (r["event"] == "Other", -r["users"], str(r["event"])), axis=1)
+    boxes = boxes.sort_values(["step", "rank"]).drop(columns="rank").reset_index(drop=True)
+    per_step = boxes.groupby("step").agg(total=("users", "sum"), n=("users", "size"))
+    scale = min((1 - NODE_GAP * (r.n - 1)) / r.total for r in per_step.itertuples()) if len(per_step) else 1.0
+    ys, y2s, tops = [], [], {}
+    for _, group in boxes.groupby("step", sort=True):
+        y = 0.0
+        for row in group.itertuples():
+            tops[(row.step, row.event)] = y
+            ys.append(y)
+            y += row.users * scale
+            y2s.append(y)
+            y += NODE_GAP
+    boxes["x"] = boxes["step"] - 1.0
+    boxes["x2"] = boxes["x"] + NODE_WIDTH
+    boxes["y"], boxes["y2"] = ys, y2s
+    last = boxes["step"].max() if len(boxes) else 0
+    boxes["label"] = [f"{r.event} · {r.users:,}" + (f" ({r.ends:,} end)" if r.ends and r.step < last else "")
+                      for r in boxes.itertuples()]
+    order = {(r.step, r.event): i for i, r in enumerate(boxes.itertuples())}
+    out_offset = dict(tops)
+    in_offset = dict(tops)
+    flows = links.assign(
+        _src=[order[(r.step, r.source)] for r in links.itertuples()],
+        _tgt=[order[(r.step + 1, r.target)] for r in links.itertuples()],
+    )
+    starts, ends = {}, {}
+    for row in flows.sort_values(["_src", "_tgt"]).itertuples():
+        starts[row.Index] = out_offset[(row.step, row.source)]
+        out_offset[(row.step, row.source)] += row.users * scale
+    for row in flows.sort_values(["_tgt", "_src"]).itertuples():
+        ends[row.Index] = in_offset[(row.step + 1, row.target)]
+        in_offset[(row.step + 1, row.target)] += row.users * scale
+    t = pd.Series(range(_BAND_POINTS), dtype=float) / (_BAND_POINTS - 1)
+    ease = (1 - (t * math.pi).map(math.cos)) / 2
+    parts = []
+    for i, row in enumerate(flows.itertuples()):
+        x0, x1 = row.step - 1 + NODE_WIDTH, float(row.step)
+        top = starts[row.Index] + (ends[row.Index] - starts[row.Index]) * ease
+        parts.append(pd.DataFrame({"link": i, "step": row.step, "source": row.source, "target": row.target,
+                                   "users": row.users, "x": x0 + (x1 - x0) * t, "y": top,
+                                   "y2": top + row.users * scale}))
+    bands = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        columns=["link", "step", "source", "target", "users", "x", "y", "y2"])
+    return boxes, bands
+
+
+def sankey_chart(nodes: pd.DataFrame, links: pd.DataFrame, height: int = 480, unit: str = "users"):
+    """A Sankey of :func:`journey.paths` in plotly, drawn from :func:`sankey_layout` (ADR 0008).
+
+    Flows are filled curves, nodes rectangles; each node carries clickable points whose ``customdata`` is
+    ``[step, event, users, ends]``, so ``st.plotly_chart(on_select="rerun", selection_mode="points")`` hands
+    a clicked node back to the page. Plotly's own Sankey trace reports no selection for its nodes.
     """
     import plotly.graph_objects as go
 
-    labels, colors, index, custom = [], [], {}, []
-    for row in nodes.itertuples():
-        index[(row.step, row.event)] = len(labels)
-        ends = f" · {row.ends:,} end" if row.ends and row.step < nodes["step"].max() else ""
-        labels.append(f"{row.event} · {row.users:,}{ends}")
-        colors.append(STAGE_COLORS.get(row.event, "#4c78a8"))
-        custom.append([int(row.step), str(row.event), int(row.ends)])
-    fig = go.Figure(go.Sankey(
-        arrangement="snap",
-        textfont=dict(color="#262730", size=12, shadow="none"),
-        node=dict(label=labels, color=colors, pad=14, thickness=14, customdata=custom,
-                  line=dict(width=0),
-                  hovertemplate="step %{customdata[0]}: %{customdata[1]}<br>%{value:,} users, "
-                                "%{customdata[2]:,} end here<extra></extra>"),
-        link=dict(source=[index[(r.step, r.source)] for r in links.itertuples()],
-                  target=[index[(r.step + 1, r.target)] for r in links.itertuples()],
-                  value=[int(r.users) for r in links.itertuples()],
-                  color="rgba(76,120,168,0.22)",
-                  hovertemplate="%{source.customdata[1]} → %{target.customdata[1]}<br>%{value:,} users<extra></extra>"),
+    boxes, bands = sankey_layout(nodes, links)
+    steps = int(boxes["step"].max()) if len(boxes) else 1
+    events = list(dict.fromkeys(boxes.sort_values("users", ascending=False)["event"]))
+    palette = ["#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#eeca3b", "#b279a2", "#ff9da6",
+               "#9d755d", "#bab0ac", "#88d27a", "#83bcb6", "#d67195", "#79706e", "#fabfd2", "#d6a5c9"]
+    colour = {e: ("#bab0ac" if e == "Other" else palette[i % len(palette)]) for i, e in enumerate(events)}
+    fig = go.Figure()
+    fx, fy = [], []
+    for _, band in bands.groupby("link", sort=True):
+        fx += [*band["x"], *band["x"][::-1], None]
+        fy += [*band["y"], *band["y2"][::-1], None]
+    fig.add_trace(go.Scatter(x=fx, y=fy, mode="lines", fill="toself", line=dict(width=0),
+                             fillcolor="rgba(76,120,168,0.25)", hoverinfo="skip", showlegend=False))
+    for row in boxes.itertuples():
+        fig.add_shape(type="rect", x0=row.x, x1=row.x2, y0=row.y, y1=row.y2, line=dict(width=0),
+                      fillcolor=colour[row.event], layer="above")
+    # clickable points down each node, about every 2 % of the height, so a click anywhere on it lands on one
+    px, py, custom = [], [], []
+    for row in boxes.itertuples():
+        count = max(1, int((row.y2 - row.y) / 0.02))
+        for i in range(count):
+            px.append((row.x + row.x2) / 2)
+            py.append(row.y + (row.y2 - row.y) * (i + 0.5) / count)
+            custom.append([int(row.step), str(row.event), int(row.users), int(row.ends)])
+    fig.add_trace(go.Scatter(
+        x=px, y=py, mode="markers", customdata=custom, showlegend=False,
+        marker=dict(size=16, symbol="square", color="rgba(0,0,0,0)"),
+        hovertemplate=f"step %{{customdata[0]}}: %{{customdata[1]}}<br>%{{customdata[2]:,}} {unit}, "
+                      "%{customdata[3]:,} end here<br>click to see who<extra></extra>",
     ))
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10))
+    fig.add_trace(go.Scatter(
+        x=boxes["x2"] + 0.03, y=(boxes["y"] + boxes["y2"]) / 2, mode="text", text=boxes["label"],
+        textposition="middle right", textfont=dict(size=12, color="#262730"), hoverinfo="skip", showlegend=False,
+        unselected=dict(textfont=dict(color="#262730")),
+    ))
+    fig.update_xaxes(visible=False, range=[-0.02, steps - 1 + NODE_WIDTH + 0.8], fixedrange=True)
+    fig.update_yaxes(visible=False, range=[1.01, -0.01], fixedrange=True)
+    fig.update_layout(height=height, margin=dict(l=4, r=4, t=4, b=4), plot_bgcolor="white", dragmode=False,
+                      clickmode="event+select", hovermode="closest")
     return fig
 
 
@@ -325,3 +414,27 @@ def calibration_chart(df: pd.DataFrame, height: int = 260) -> alt.Chart:
         y=alt.Y("observed:Q", title="observed churn", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
         size=alt.Size("customers:Q", legend=None), tooltip=["bin", "customers", alt.Tooltip("observed:Q", format=".1%")])
     return alt.layer(diag, pts).properties(height=height)
+
+
+def to_png(chart: alt.TopLevelMixin, scale: float = 2.0) -> bytes:
+    """An Altair chart as PNG bytes (rendered by vl-convert, no browser needed).
+
+    Returns
+    -------
+    bytes of a PNG picture, ``scale`` times the chart's size in pixels.
+    """
+    import vl_convert
+
+    return vl_convert.vegalite_to_png(chart.to_dict(), scale=scale)
+
+
+def to_svg(chart: alt.TopLevelMixin) -> bytes:
+    """An Altair chart as SVG (rendered by vl-convert).
+
+    Returns
+    -------
+    bytes of an SVG document (UTF-8).
+    """
+    import vl_convert
+
+    return vl_convert.vegalite_to_svg(chart.to_dict()).encode("utf-8")

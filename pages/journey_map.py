@@ -6,10 +6,10 @@ import streamlit as st
 import journey
 from journey import charts
 from journey import format as fmt
-from journey.canvas import canvas_html, canvas_markdown, canvas_table_html
+from journey.canvas import canvas_chart, canvas_html, canvas_markdown, canvas_table_html
 from journey.errors import JourneyError
 from journey.ui import links, people, shell, state
-from journey.ui.cache import compute
+from journey.ui.cache import compute, picture
 from journey.ui.timeline import customer_timeline
 
 links.bind({"paths_level": "", "paths_mode": "", "paths_unit": ""})
@@ -39,16 +39,28 @@ with tabs[0]:
         if nodes.empty:
             st.info("No paths to show with these settings.")
         else:
-            st.plotly_chart(charts.sankey_chart(nodes, path_links), use_container_width=True, key="paths_sankey")
-            st.caption(f"{fmt.count(nodes[nodes['step'] == 1]['users'].sum())} {unit}. A label's “end” counts the "
-                       "paths that stop at that node; hover for details.")
+            clicked = st.plotly_chart(charts.sankey_chart(nodes, path_links, unit=unit), use_container_width=True,
+                                      key="paths_sankey", on_select="rerun", selection_mode="points",
+                                      config={"displaylogo": False})
+            st.caption(f"{fmt.count(nodes[nodes['step'] == 1]['users'].sum())} {unit}. Click a node to see who is "
+                       "there; a label's “end” counts the paths that stop at that node.")
             labels = [f"step {r.step}: {r.event} ({r.users:,})" for r in nodes.itertuples()]
-            c1, c2 = st.columns([3, 1])
-            pick = c1.selectbox("Users at a node", labels, key="paths_node")
+            points = [p.get("customdata") for p in (clicked.selection.get("points") or [])] if clicked else []
+            chosen = next((c[:2] for c in points if c), None)
+            if chosen and chosen != st.session_state.get("paths_clicked"):
+                st.session_state["paths_clicked"] = chosen  # a new click moves the picker; the picker still works
+                match = nodes.index[(nodes["step"] == chosen[0]) & (nodes["event"] == chosen[1])]
+                if len(match):
+                    st.session_state["paths_node"] = labels[nodes.index.get_loc(match[0])]
+            if st.session_state.get("paths_node") not in labels:
+                st.session_state.pop("paths_node", None)
+            pick = st.selectbox("Users at a node", labels, key="paths_node")
             row = nodes.iloc[labels.index(pick)]
             who = compute(journey.path_users, log, step=int(row["step"]), event=str(row["event"]), **options)
-            c2.button("Filter every page to them", key="paths_filter", icon=":material/filter_alt:",
-                      on_click=people.use_as_filter, args=(who["user_id"].tolist(), f"path node {pick}"))
+            st.markdown(f"**{fmt.count(len(who))} users** at step {row['step']}, "
+                        f"{row['event']}.")
+            people.actions(who, label=f"path node {pick}", file_name="path_node_users.csv", key="paths_people",
+                           pick_key="paths_person")
     except JourneyError as e:
         st.error(str(e))
     with st.expander("Path cleaning rules (saved with the stage map)"):
@@ -126,11 +138,13 @@ with tabs[4]:
     with table_slot:
         st.html(canvas_table_html(canvas, notes))
     title = f"Customer journey map: {log.report.source}"
-    c1, c2 = st.columns(2)
+    c1, c2, c3 = st.columns(3)
+    c3.download_button("Download as PNG", picture(canvas_chart(canvas, notes, title)), file_name="journey_map.png",
+                       mime="image/png", icon=":material/image:", key="canvas_png")
     c1.download_button("Download as Markdown", canvas_markdown(canvas, notes, title).encode("utf-8"),
                        file_name="journey_map.md", mime="text/markdown", icon=":material/download:",
                        key="canvas_md")
-    c2.download_button("Download as HTML (a picture to share)", canvas_html(canvas, notes, title).encode("utf-8"),
+    c2.download_button("Download as HTML", canvas_html(canvas, notes, title).encode("utf-8"),
                        file_name="journey_map.html", mime="text/html", icon=":material/download:", key="canvas_html")
 
 with tabs[5]:

@@ -185,7 +185,8 @@ def test_journey_map_page(app):
     app.radio(key="paths_mode").set_value("after an event").run()
     app.selectbox(key="paths_anchor").set_value("add_to_cart").run()
     assert not app.exception
-    app.button(key="paths_filter").click().run()
+    assert any("users** at step 1, add_to_cart" in m.value for m in app.markdown)
+    app.button(key="paths_people_filter").click().run()
     assert len(app.session_state["filters"].users) == 1482  # users who added to cart (checked on the Funnels page)
 
 

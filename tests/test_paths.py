@@ -43,6 +43,34 @@ def test_paths_nodes_links_and_ends(log):
         (2, "category", "product_view"): 1, (2, "search", "product_view"): 1}
 
 
+def test_sankey_layout_by_hand(log):
+    from journey.charts import NODE_GAP, NODE_WIDTH, sankey_chart, sankey_layout
+
+    nodes, links = paths(log, steps=3)
+    boxes, bands = sankey_layout(nodes, links)
+    # step 1 holds 4 users in two nodes and one gap: the scale is (1 - gap) / 4 per user, home (3) on top
+    unit = (1 - NODE_GAP) / 4
+    home = boxes[(boxes["step"] == 1) & (boxes["event"] == "home")].iloc[0]
+    category = boxes[(boxes["step"] == 1) & (boxes["event"] == "category")].iloc[0]
+    assert (home["y"], home["y2"]) == pytest.approx((0, 3 * unit))
+    assert (category["y"], category["y2"]) == pytest.approx((3 * unit + NODE_GAP, 1))
+    assert (home["x"], home["x2"]) == (0, NODE_WIDTH)
+    assert home["label"] == "home · 3 (1 end)"
+    # home's two flows leave from its top, in the order of their targets (category above search at step 2)
+    first = {(r.step, r.source, r.target): r.y for r in bands.groupby("link").first().itertuples()}
+    assert first[(1, "home", "category")] == pytest.approx(0)
+    assert first[(1, "home", "search")] == pytest.approx(unit)
+    # each band ends on its target node; a band is as thick as its users all along
+    last = bands.groupby("link").last().set_index(["step", "target"])
+    for (step, target), row in last.iterrows():
+        box = boxes[(boxes["step"] == step + 1) & (boxes["event"] == target)].iloc[0]
+        assert box["y"] - 1e-9 <= row["y"] and row["y2"] <= box["y2"] + 1e-9
+        assert row["x"] == step
+    assert ((bands["y2"] - bands["y"]) - bands["users"] * unit).abs().max() < 1e-12
+    points = sankey_chart(nodes, links).data[1]  # the clickable points carry their node
+    assert {tuple(c[:2]) for c in points.customdata} == set(zip(nodes["step"], nodes["event"]))
+
+
 def test_paths_identities(log):
     nodes, links = paths(log, steps=5)
     out = links.groupby(["step", "source"])["users"].sum()
@@ -149,6 +177,24 @@ def test_canvas_cells(log):
     assert "| **pain points** |" in md and "call the \\| payment team" in md
     page = canvas_html(c, {("emotions", "awareness"): "<b>calm</b>"})
     assert "&lt;b&gt;calm&lt;/b&gt;" in page and page.startswith("<!doctype html>")
+
+
+def test_canvas_picture(log):
+    from journey.canvas import canvas_chart
+    from journey.charts import to_png, to_svg
+
+    c = journey_canvas(log)
+    note = "ask the payment team why cards fail on mobile"
+    chart = canvas_chart(c, {("pain points", "purchase"): note}, title="Shop map")
+    spec = chart.to_dict()
+    texts = [line for layer in spec["layer"][1:] for d in spec["datasets"][layer["data"]["name"]] for line in d["text"]]
+    assert "Consideration" in texts and "Note: ask the payment team why" in texts
+    assert "75.0 % reach consideration" in texts
+    cells = spec["datasets"][spec["layer"][0]["data"]["name"]]
+    assert len(cells) == 5 + len(c.index) * 6  # the heading row, then a label and five stage cells per row
+    assert to_png(chart, scale=1)[:8] == b"\x89PNG\r\n\x1a\n"
+    svg = to_svg(chart).decode()
+    assert svg.startswith("<svg") and "Shop map" in svg
 
 
 def test_paths_reconcile_with_funnels_and_overview(sample_log):

@@ -22,3 +22,15 @@ def _cached(name: str, fingerprint: str, params: tuple, _fn: Callable, _log: Eve
 def compute(fn: Callable, log: EventLog, **params: Any) -> Any:
     """``fn(log, **params)``, cached by (function, content fingerprint, parameters)."""
     return _cached(f"{fn.__module__}.{fn.__qualname__}", log.fingerprint(), tuple(sorted(params.items())), fn, log)
+
+
+@st.cache_data(max_entries=32, ttl=3600, show_spinner=False)
+def _picture(spec: str, kind: str) -> bytes:
+    import vl_convert
+
+    return vl_convert.vegalite_to_png(spec, scale=2) if kind == "png" else vl_convert.vegalite_to_svg(spec).encode()
+
+
+def picture(chart: Any, kind: str = "png") -> bytes:
+    """An Altair chart rendered on the server as PNG or SVG bytes, cached by its spec."""
+    return _picture(chart.to_json(), kind)

@@ -54,9 +54,18 @@ def test_funnels_and_dropoff_pages_in_the_browser(server, browser, shot):
 
     page.get_by_role("link", name="Journey map").click()
     page.get_by_text("Users at a node").wait_for(timeout=120_000)
-    page.locator(".js-plotly-plot").first.wait_for(timeout=120_000)  # the Sankey drew
+    plot = page.locator(".js-plotly-plot").first
+    plot.wait_for(timeout=120_000)  # the Sankey drew
     assert_no_exception(page)
     shot(page, "6-journey-map")
+    # click step 2's top node (x range [-0.02, 4.96] for 5 steps; y from 0 at the top, range [-0.01, 1.01])
+    box = plot.bounding_box()
+    x = box["x"] + 4 + (box["width"] - 8) * (1.08 + 0.02) / 4.98
+    y = box["y"] + 4 + (box["height"] - 8) * (0.15 + 0.01) / 1.02
+    page.mouse.move(x, y)
+    page.mouse.click(x, y)
+    page.get_by_text("1,828 users at step 2, category_view.").wait_for(timeout=60_000)
+    shot(page, "6b-journey-map-node-clicked")
     page.get_by_role("tab", name="Canvas").click()
     page.get_by_text("Your notes").wait_for()
     assert page.locator("table.journey-canvas").count() == 1
