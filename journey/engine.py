@@ -91,13 +91,32 @@ class Database:
             config["memory_limit"] = memory_limit
         self._con = duckdb.connect(path, read_only=read_only, config=config)
         self._lock = threading.Lock()
+        self._frames: dict[str, Any] = {}
         self._finalizer = weakref.finalize(self, _cleanup, self._con, self._owned_dir)
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
-        """A new cursor on this database (one per call; safe across threads)."""
+        """A new cursor on this database (one per call; safe across threads), with the kept frames visible."""
         if not self._finalizer.alive:
             raise RuntimeError("This database has been closed")
-        return self._con.cursor()
+        cur = self._con.cursor()
+        for name, frame in list(self._frames.items()):
+            cur.register(name, frame)
+        return cur
+
+    def keep_frame(self, name: str, frame: Any, most: int = 8) -> None:
+        """Make an Arrow table or DataFrame readable by name from every later query, without copying it.
+
+        The ``most`` latest frames are kept; older ones are forgotten.
+        """
+        with self._lock:
+            self._frames.pop(name, None)
+            self._frames[name] = frame
+            while len(self._frames) > most:
+                self._frames.pop(next(iter(self._frames)))
+
+    def has_frame(self, name: str) -> bool:
+        """True while a frame kept by :meth:`keep_frame` is still kept."""
+        return name in self._frames
 
     def run(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pd.DataFrame:
         """Run one statement with bound parameters and return the result as a DataFrame."""

@@ -182,6 +182,16 @@ def funnel_units(
     exclude = list(exclude or [])
     window_s = parse_window(window)
     _check(log, steps, order, unit, exclude, by, None)
+    if order == "ordered":
+        from .chains import ordered_units
+
+        return f"SELECT * FROM {ordered_units(log, steps, window_s, exclude, unit, by)}", {}
+    return _units_sql(log, steps, window_s, order, unit, exclude, by)
+
+
+def _units_sql(log: EventLog, steps: list[str], window_s: float, order: str, unit: str, exclude: list[str],
+               by: str | None) -> tuple[str, dict]:
+    """funnel_units in SQL alone, for every order (the ordered one is kept as a cross-check of chains.py)."""
     n = len(steps)
     starts, params = _starts_sql(log, steps, window_s, order, unit, exclude, by)
     earliest = "(t_start, start_no)"  # chains ordered by their start event: time, then row
@@ -318,7 +328,12 @@ def funnel_trend(
     if period not in PERIODS:
         raise InvalidParameterError("period", period, PERIODS)
     n = len(steps)
-    starts, params = _starts_sql(log, steps, window_s, order, unit, exclude, None)
+    if order == "ordered":
+        from .chains import ordered_starts
+
+        starts, params = f"SELECT * FROM {ordered_starts(log, steps, window_s, exclude, unit)}", {}
+    else:
+        starts, params = _starts_sql(log, steps, window_s, order, unit, exclude, None)
     df = log.db.run(
         f"""
         WITH per AS (

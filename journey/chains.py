@@ -1,0 +1,191 @@
+"""Ordered funnels in one pass over each unit's events (ADR 0010).
+
+DuckDB hands over the step and exclusion events of the filtered log as Arrow columns, in the order the
+events table is stored (user, time, row), which is checked, not assumed; numpy then follows every
+chain at once. For each step-1 event the earliest next event of each following step is found with a
+"next occurrence" array per step (a reversed running minimum), so a 4-step funnel over millions of events
+is a handful of vector operations instead of one ASOF join per step. The result, one row per unit with
+the same columns as the SQL version, is kept in the log's database as an Arrow table readable by name
+(``Database.keep_frame``, the latest 8 kept), so the funnel, people and time-to-convert queries run on it
+unchanged.
+
+Semantics are those of ``journey.funnel`` (DESIGN.md, "Step funnels"): a chain takes from its start the
+earliest next event of each step in event order (time, then row); it reaches step k when its k-th event
+is within the window of its start and no excluded event lies between its start and that event; a unit's
+level is the best over its starts, and its times are those of the earliest chain reaching each step.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .engine import quote_ident
+from .log import EventLog
+
+
+def _fetch(log: EventLog, steps: list[str], exclude: list[str], unit: str, by: str | None) -> pa.Table:
+    rel, params = log.source()
+    names = list(dict.fromkeys([*steps, *exclude]))
+    key = "user_id" if unit == "users" else "user_id || chr(31) || session_id"
+    grp = f", CAST({quote_ident(by)} AS VARCHAR) AS grp" if by else ""
+    cur = log.db.cursor()
+    try:
+        sql = (f"SELECT {key} AS k, epoch_us(ts) AS t, row_no AS r, "
+               f"CAST(list_position($names, event) - 1 AS TINYINT) AS e {grp} "
+               f"FROM {rel} e WHERE list_contains($names, event)")
+        return cur.execute(sql, {**params, "names": names}).fetch_arrow_table()
+    finally:
+        cur.close()
+
+
+def _in_order(table: pa.Table) -> tuple[pa.Table, np.ndarray]:
+    """The rows sorted by (unit, time, row) and each row's unit number (0, 1, …), sorting only if needed."""
+    k = table.column("k").combine_chunks()
+    t = table.column("t").to_numpy()
+    r = table.column("r").to_numpy()
+    n = len(t)
+    if n:
+        change = np.empty(n, dtype=bool)
+        change[0] = True
+        change[1:] = pc.not_equal(k[1:], k[:-1]).to_numpy(zero_copy_only=False)
+        later = (t[1:] > t[:-1]) | ((t[1:] == t[:-1]) & (r[1:] > r[:-1]))
+        if not (~change[1:] & ~later).any():
+            # each unit one run: the runs' keys strictly increase (the events table is stored by user)
+            keys = k.take(pa.array(np.flatnonzero(change)))
+            if len(keys) < 2 or pc.all(pc.less(keys[:-1], keys[1:])).as_py():
+                return table, np.cumsum(change) - 1
+    codes = pc.dictionary_encode(k).indices.to_numpy(zero_copy_only=False)
+    order = np.lexsort((r, t, codes))
+    table = table.take(pa.array(order))
+    codes = codes[order]
+    change = np.empty(n, dtype=bool)
+    if n:
+        change[0] = True
+        change[1:] = codes[1:] != codes[:-1]
+    return table, np.cumsum(change) - 1
+
+
+def _evaluate(log: EventLog, steps: list[str], window: float, exclude: list[str], unit: str, by: str | None):
+    """Follow every chain: (table, start positions, chain positions per step, level per start, unit per start)."""
+    n = len(steps)
+    table, unit_no = _in_order(_fetch(log, steps, exclude, unit, by))
+    t = table.column("t").to_numpy()
+    e = table.column("e").to_numpy()
+    size = len(t)
+    names = list(dict.fromkeys([*steps, *exclude]))
+    xcount = np.cumsum(np.isin(e, [names.index(x) for x in exclude])) if exclude else None
+    index_type = np.int32 if size < 2**31 - 1 else np.int64
+    positions = np.arange(size, dtype=index_type)
+
+    # next_of[j][p]: the first position after p holding step j's event (size when none); index size → size
+    next_of = {}
+    for code in {names.index(s) for s in steps[1:]}:
+        idx = np.where(e == code, positions, size)
+        nxt = np.empty(size + 1, dtype=index_type)
+        nxt[size] = size
+        if size:
+            following = np.minimum.accumulate(idx[::-1])[::-1]
+            nxt[:size - 1] = following[1:]
+            nxt[size - 1] = size
+        next_of[code] = nxt
+
+    window_us = window * 1e6
+    start = np.flatnonzero(e == names.index(steps[0]))
+    owner = unit_no[start]
+    chain = [start]
+    level = np.ones(len(start), dtype=np.int64)
+    alive = np.ones(len(start), dtype=bool)
+    for i in range(1, n):
+        c = next_of[names.index(steps[i])][chain[-1]]
+        ok = alive & (c < size)
+        safe = np.where(ok, c, 0)
+        ok &= unit_no[safe] == owner
+        ok &= (t[safe] - t[start]) <= window_us
+        if xcount is not None:
+            ok &= xcount[safe] == xcount[start]
+        alive = ok
+        level += ok
+        chain.append(np.where(ok, c, size))
+    return table, start, chain, level, owner
+
+
+def _name(log: EventLog, *key) -> str:
+    return "__funnel_" + hashlib.sha1(repr((log.fingerprint(), *key)).encode()).hexdigest()[:16]
+
+
+def ordered_starts(log: EventLog, steps: list[str], window: float, exclude: list[str], unit: str) -> str:
+    """Every possible chain start of an ordered funnel with the level its chain reaches.
+
+    Returns
+    -------
+    str: the quoted name of a kept frame with k (the unit), t_start (timestamp) and level (1…n).
+    """
+    name = _name(log, "starts", steps, window, exclude, unit)
+    if not log.db.has_frame(name):
+        table, start, _, level, _ = _evaluate(log, steps, window, exclude, unit, None)
+        t = table.column("t").to_numpy()
+        log.db.keep_frame(name, pa.table({
+            "k": table.column("k").take(pa.array(start)),
+            "t_start": pa.array(t[start], type=pa.timestamp("us")),
+            "level": level,
+        }))
+    return quote_ident(name)
+
+
+def ordered_units(log: EventLog, steps: list[str], window: float, exclude: list[str], unit: str,
+                  by: str | None) -> str:
+    """Evaluate an ordered funnel and return the name of a table with one row per unit that did step 1.
+
+    Returns
+    -------
+    str: the quoted name of a frame kept in the log's database (see ``Database.keep_frame``) with k, grp, level, first_start, at_i, ar_i (i = 1…n) and d_i (i = 2…n),
+    as described in :func:`journey.funnel.funnel_units`.
+    """
+    n = len(steps)
+    name = _name(log, "units", steps, window, exclude, unit, by)
+    if log.db.has_frame(name):
+        return quote_ident(name)
+
+    table, start, chain, level, owner = _evaluate(log, steps, window, exclude, unit, by)
+    t = table.column("t").to_numpy()
+    r = table.column("r").to_numpy()
+
+    # per unit: starts are in position order, so a unit's starts are one run and its first is its earliest
+    first_of_unit = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]]) if len(start) else np.array([], int)
+    best = np.maximum.reduceat(level, first_of_unit) if len(start) else np.array([], int)
+    units = owner[first_of_unit]
+    columns: dict[str, object] = {
+        "k": table.column("k").take(pa.array(start[first_of_unit])),
+        "level": best,
+        "first_start": pa.array(t[start[first_of_unit]], type=pa.timestamp("us")),
+    }
+    run_of_start = np.repeat(np.arange(len(first_of_unit)), np.diff(np.r_[first_of_unit, len(start)]))
+    for i in range(1, n + 1):
+        reach = np.flatnonzero(level >= i)
+        first = reach[np.r_[True, run_of_start[reach][1:] != run_of_start[reach][:-1]]] if len(reach) else reach
+        at = np.zeros(len(units), dtype=np.int64)
+        ar = np.zeros(len(units), dtype=np.int64)
+        has = np.zeros(len(units), dtype=bool)
+        rows = run_of_start[first]
+        pos = chain[i - 1][first]
+        at[rows], ar[rows], has[rows] = t[pos], r[pos], True
+        columns[f"at_{i}"] = pa.array(at, mask=~has, type=pa.timestamp("us"))
+        columns[f"ar_{i}"] = pa.array(ar, mask=~has)
+        if i > 1:
+            prev = chain[i - 2][first]
+            d = np.full(len(units), np.nan)
+            d[rows] = (t[pos] - t[prev]) / 1e6
+            columns[f"d_{i}"] = pa.array(d, mask=~has)
+    if by:
+        # the group of the unit's best chain: the earliest start reaching the unit's level
+        top = np.flatnonzero(level == best[run_of_start])
+        first = top[np.r_[True, run_of_start[top][1:] != run_of_start[top][:-1]]] if len(top) else top
+        columns["grp"] = table.column("grp").take(pa.array(start[first]))
+    else:
+        columns["grp"] = pa.nulls(len(units), pa.string())
+    log.db.keep_frame(name, pa.table(columns))
+    return quote_ident(name)
