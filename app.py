@@ -4,11 +4,12 @@ from pathlib import Path
 
 import streamlit as st
 
-from journey.ui import links, widgets
+from journey.ui import auth, links, widgets
 
 HERE = Path(__file__).parent
 
 st.set_page_config(page_title="Journey", page_icon=":material/route:", layout="wide")
+auth.gate()  # off unless JOURNEY_AUTH is set (ADR 0011)
 
 pages = st.navigation(
     [
@@ -26,3 +27,4 @@ widgets.sidebar()
 pages.run()
 with st.sidebar:
     links.copy_link()
+    auth.sign_out_button()

@@ -104,6 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--users", type=int, default=5000, help="visitors to simulate (default 5000, the shipped sample)")
     p.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     p.add_argument("--out", required=True, metavar="PATH", help="output file (.csv or .parquet)")
+
+    p = sub.add_parser("hash-password", help="hash a team password for JOURNEY_PASSWORD_HASH",
+                       description="Read a password (typed, or one line on standard input) and print its salted "
+                                   "PBKDF2 hash, for JOURNEY_AUTH=password sign-in.")
     return parser
 
 
@@ -283,8 +287,28 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_hash_password(args: argparse.Namespace) -> int:
+    import getpass
+
+    from .ui.auth import hash_password
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("Team password: ")
+        if getpass.getpass("Again: ") != password:
+            print("error: the two passwords differ", file=sys.stderr)
+            return EXIT_BAD_INPUT
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if len(password) < 8:
+        print("error: use a password of at least 8 characters", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(hash_password(password))
+    return 0
+
+
 COMMANDS = {"load": cmd_load, "overview": cmd_overview, "stages": cmd_stages, "funnel": cmd_funnel,
-            "paths": cmd_paths, "retention": cmd_retention, "clusters": cmd_clusters, "sample": cmd_sample}
+            "paths": cmd_paths, "retention": cmd_retention, "clusters": cmd_clusters, "sample": cmd_sample,
+            "hash-password": cmd_hash_password}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -66,6 +66,8 @@ class Database:
         A DuckDB database file to open. Default: a new file in a private temporary directory.
     memory_limit : str, optional
         DuckDB ``memory_limit`` (e.g. ``"4GB"``); above it DuckDB spills to ``temp_directory``.
+    temp_limit : str, optional
+        DuckDB ``max_temp_directory_size``: the most this database may spill to disk (e.g. ``"8GB"``).
     threads : int, optional
         Worker threads for DuckDB. Default: every core.
     read_only : bool
@@ -77,6 +79,7 @@ class Database:
         path: str | None = None,
         *,
         memory_limit: str | None = None,
+        temp_limit: str | None = None,
         threads: int | None = None,
         read_only: bool = False,
     ):
@@ -89,6 +92,8 @@ class Database:
         config: dict[str, Any] = {"threads": threads or DEFAULT_THREADS, "temp_directory": self.temp_directory}
         if memory_limit:
             config["memory_limit"] = memory_limit
+        if temp_limit:
+            config["max_temp_directory_size"] = temp_limit
         self._con = duckdb.connect(path, read_only=read_only, config=config)
         self._lock = threading.Lock()
         self._frames: dict[str, Any] = {}

@@ -245,3 +245,10 @@ def test_hosted_mode_refuses_paths_and_locks_the_database(monkeypatch):
     log = at.session_state["datasets"]["sample"]
     with pytest.raises(Exception, match="(?i)disabled|external"):
         log.db.scalar("SELECT count(*) FROM read_csv('/etc/hostname')")
+    # each session's database: 2 GB of memory and 8 GB of spill space at most (the defaults)
+    assert log.db.scalar("SELECT current_setting('memory_limit')") in ("1.8 GiB", "1.9 GiB", "2.0 GiB", "2 GB")
+    assert log.db.scalar("SELECT current_setting('max_temp_directory_size')") in ("7.4 GiB", "8.0 GiB", "8 GB")
+    # the funnel's one-pass evaluation still works on a locked database
+    assert at.session_state["datasets"]["sample"] is log
+    import journey
+    assert journey.funnel(log, ["product_view", "purchase"])["users"].tolist() == [3395, 727]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 import journey
+from journey.engine import Database
 from journey.errors import JourneyError, MappingError
 from journey.load import build
 from journey.staging import Staged
@@ -117,8 +118,10 @@ def _load(key: str, path: str, name: str | None = None) -> EventLog:
         return journey.load(path, s.overrides, date_order=s.date_order, name=name)
     # hosted: a memory cap per dataset, and once the data is in, no SQL may touch files or the network
     memory = os.environ.get("JOURNEY_SESSION_MEMORY", "2GB")
+    spill = os.environ.get("JOURNEY_SESSION_TEMP", "8GB")
     try:
-        log = journey.load(path, s.overrides, date_order=s.date_order, name=name, memory_limit=memory)
+        db = Database(memory_limit=memory, temp_limit=spill)
+        log = journey.load(path, s.overrides, date_order=s.date_order, name=name, db=db)
     except MappingError as e:
         if getattr(e, "staged", None) is not None:
             e.staged.db.lock_down()
