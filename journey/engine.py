@@ -34,6 +34,17 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def quote_literal(text: str) -> str:
+    """Quote a string as an SQL literal, for the few statements that take no parameters (ATTACH).
+
+    >>> quote_literal("it's.duckdb")
+    "'it''s.duckdb'"
+    """
+    if not isinstance(text, str) or "\x00" in text:
+        raise ValueError(f"A literal must be a string without NUL characters, got {text!r}")
+    return "'" + text.replace("'", "''") + "'"
+
+
 def _cleanup(con: duckdb.DuckDBPyConnection, directory: str | None) -> None:
     try:
         con.close()

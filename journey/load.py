@@ -31,13 +31,15 @@ def load(
     name: str | None = None,
     db: Database | None = None,
     memory_limit: str | None = None,
+    table: str | None = None,
 ) -> EventLog:
     """Load an event export into a new DuckDB database and return the event log.
 
     Parameters
     ----------
     source : str, os.PathLike or pandas.DataFrame
-        A CSV/TSV (also ``.gz``), Parquet, JSON lines or Excel ``.xlsx`` file, or a DataFrame.
+        A CSV/TSV (also ``.gz``), Parquet, JSON lines or Excel ``.xlsx`` file, a folder of Parquet files
+        (read in file-name order), a DuckDB database file, or a DataFrame.
     mapping : Mapping or dict, optional
         Role → column overrides (``{"user": "Customer", "time": "Paid at"}``); the rest is detected.
     date_order : {"auto", "dmy", "mdy"}
@@ -48,6 +50,10 @@ def load(
         The dataset's display name (default: the file name).
     db : Database, optional
         Where to build the tables (default: a new private database file).
+    memory_limit : str, optional
+        DuckDB's memory limit for a new database (``"2GB"``); it spills to disk beyond it.
+    table : str, optional
+        For a DuckDB database file: the table to read (default ``events``, or its only table).
 
     Returns
     -------
@@ -67,7 +73,7 @@ def load(
     >>> log.report.rows_read == log.report.rows_loaded + log.report.rows_rejected
     True
     """
-    staged = stage(source, name=name, db=db, memory_limit=memory_limit)
+    staged = stage(source, name=name, db=db, memory_limit=memory_limit, table=table)
     try:
         return build(staged, mapping, date_order=date_order, session_gap_minutes=session_gap_minutes)
     except MappingError as e:

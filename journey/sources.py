@@ -32,9 +32,11 @@ class Dialect:
 def detect_format(path: str) -> tuple[str, bool]:
     """(format, gzipped) from magic bytes first, then the file name."""
     with open(path, "rb") as f:
-        head = f.read(8)
+        head = f.read(12)
     if head[:4] == b"PAR1":
         return "parquet", False
+    if head[8:12] == b"DUCK":
+        return "duckdb", False
     if head[:2] == b"PK":
         return "xlsx", False
     gz = head[:2] == b"\x1f\x8b"

@@ -6,6 +6,7 @@ lines are kept in ``parser_rejects`` with their record number and reason (ADR 00
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
@@ -17,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from . import sources
-from .engine import Database, is_duckdb_error, quote_ident
+from .engine import Database, is_duckdb_error, quote_ident, quote_literal
 from .errors import JourneyError, LoadError
 
 PARSER_REASONS = {
@@ -53,8 +54,13 @@ class Staged:
 
 
 
-def stage(source: Any, *, name: str | None = None, db: Database | None = None, memory_limit: str | None = None) -> Staged:
-    """Read a source into a new database as table ``raw`` (every row, with its row number)."""
+def stage(source: Any, *, name: str | None = None, db: Database | None = None, memory_limit: str | None = None,
+          table: str | None = None) -> Staged:
+    """Read a source into a new database as table ``raw`` (every row, with its row number).
+
+    ``source`` is a DataFrame, a file, a folder of Parquet files, or a DuckDB database file (``table``
+    names the table to read; default ``events``, or its only table).
+    """
     started = time.perf_counter()
     owned = db is None
     db = db or Database(memory_limit=memory_limit)
@@ -66,7 +72,7 @@ def stage(source: Any, *, name: str | None = None, db: Database | None = None, m
         else:
             path = os.fspath(source)
             name = name or os.path.basename(path)
-            info = _stage_file(db, path, workdir)
+            info = _stage_file(db, path, workdir, table)
     except Exception as e:
         if owned:
             db.close()
@@ -99,16 +105,18 @@ def _stage_frame(db: Database, df: pd.DataFrame) -> dict:
     return {"format": "dataframe", "encoding": None, "delimiter": None}
 
 
-def _stage_file(db: Database, path: str, workdir: str) -> dict:
+def _stage_file(db: Database, path: str, workdir: str, table: str | None = None) -> dict:
     if not os.path.exists(path):
         raise LoadError(f"No such file: {path}")
     if os.path.isdir(path):
-        raise LoadError(f"{path} is a folder. Pick a file inside it.")
+        return _stage_parquet_folder(db, path)
     if os.path.getsize(path) == 0:
         raise LoadError(f"{os.path.basename(path)} is empty (0 bytes). Export it again, with its rows.")
     fmt, gz = sources.detect_format(path)
     if fmt == "parquet":
         return _stage_parquet(db, path)
+    if fmt == "duckdb":
+        return _stage_duckdb(db, path, table)
     if fmt == "xlsx":
         return _stage_xlsx(db, path)
     sample = sources.read_sample(path, gz)
@@ -209,6 +217,52 @@ def _renumber_around_rejects(db: Database) -> None:
         ORDER BY kept.__row_no
         """,
     )
+
+
+def _stage_parquet_folder(db: Database, folder: str) -> dict:
+    """Every .parquet file under a folder, in file-name order; row numbers run on from file to file."""
+    files = sorted(glob.glob(os.path.join(folder, "**", "*.parquet"), recursive=True))
+    if not files:
+        raise LoadError(f"{folder} is a folder with no .parquet files. Pick a file, or a folder of Parquet files.")
+    counts = db.rows("SELECT file_name, num_rows FROM parquet_file_metadata($files)", {"files": files})
+    rows = dict(counts)
+    offsets, total = [], 0
+    for f in files:
+        offsets.append((f, total))
+        total += int(rows.get(f, 0))
+    cols = [c for c, _ in db.columns("read_parquet($files, union_by_name=true)", {"files": files})]
+    renamed = sources.unique_names(cols)
+    select = ", ".join(f"p.{quote_ident(c)} AS {quote_ident(r)}" for c, r in zip(cols, renamed))
+    _create_raw(
+        db,
+        f"""SELECT o.start + p.file_row_number + 1 AS __row_no, {select}
+            FROM read_parquet($files, union_by_name=true, filename=true, file_row_number=true) p
+            JOIN (SELECT unnest($names) AS filename, unnest($starts) AS start) o USING (filename)
+            ORDER BY __row_no""",
+        {"files": files, "names": [f for f, _ in offsets], "starts": [s for _, s in offsets]},
+    )
+    _create_parser_rejects(db, [])
+    return {"format": "parquet folder", "encoding": None, "delimiter": None, "files": len(files)}
+
+
+def _stage_duckdb(db: Database, path: str, table: str | None) -> dict:
+    """A table of another DuckDB database file, opened read-only; rows numbered in stored order."""
+    db.execute(f"ATTACH {quote_literal(path)} AS journey_source (READ_ONLY)")  # ATTACH takes no parameters
+    try:
+        tables = [r[0] for r in db.rows(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = 'journey_source' ORDER BY 1")]
+        if table is None:
+            table = "events" if "events" in tables or len(tables) != 1 else tables[0]
+        if table not in tables:
+            listed = ", ".join(tables) if tables else "none"
+            raise LoadError(f"{os.path.basename(path)} has no table {table!r} (its tables: {listed}). "
+                            "Name the table to read.")
+        source = f"journey_source.{quote_ident(table)}"
+        _create_raw(db, f"SELECT row_number() OVER () AS __row_no, * FROM {source}")
+    finally:
+        db.execute("DETACH journey_source")
+    _create_parser_rejects(db, [])
+    return {"format": "duckdb", "encoding": None, "delimiter": None, "table": table}
 
 
 def _stage_parquet(db: Database, path: str) -> dict:

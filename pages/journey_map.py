@@ -12,7 +12,12 @@ from journey.ui import links, people, shell, state
 from journey.ui.cache import compute, picture
 from journey.ui.timeline import customer_timeline
 
-links.bind({"paths_level": "", "paths_mode": "", "paths_unit": ""})
+SLIDERS = {"paths_steps": (5, 2, 10), "paths_top": (8, 2, 15), "matrix_steps": (6, 2, 12), "matrix_top": (8, 2, 15),
+           "trans_min": (20, 1, 100_000)}  # key: (default, lowest, highest)
+links.bind({"paths_level": "", "paths_mode": "", "paths_unit": "", **{k: v[0] for k, v in SLIDERS.items()}},
+           bounds={k: v[1:] for k, v in SLIDERS.items()})
+for _key, (_default, _, _) in SLIDERS.items():
+    st.session_state.setdefault(_key, _default)
 log = shell.page("Journey map")
 
 sm = state.stage_map()
@@ -26,8 +31,8 @@ with tabs[0]:
     anchor = None
     if mode != "from the first event" and level == "events":
         anchor = c2.selectbox("Event", events, key="paths_anchor")
-    steps = c3.slider("Steps", 2, 10, 5, key="paths_steps")
-    top = c3.slider("Events kept per step", 2, 15, 8, key="paths_top", help="the rest are folded into Other")
+    steps = c3.slider("Steps", 2, 10, key="paths_steps")
+    top = c3.slider("Events kept per step", 2, 15, key="paths_top", help="the rest are folded into Other")
     unit = c4.radio("Count", ["users", "sessions"], key="paths_unit", horizontal=True)
     collapse = c4.checkbox("Merge consecutive repeats", value=True, key="paths_collapse")
     options = dict(steps=steps, top=top, unit=unit, collapse_repeats=collapse, level=level, stage_map=sm,
@@ -82,7 +87,7 @@ with tabs[0]:
 with tabs[1]:
     c1, c2, c3 = st.columns(3)
     unit = c1.radio("Within", ["sessions", "users"], key="trans_unit", horizontal=True)
-    min_users = c2.number_input("Hide edges with fewer users than", 1, 100_000, 20, key="trans_min")
+    min_users = c2.number_input("Hide edges with fewer users than", 1, 100_000, key="trans_min")
     compare = c3.selectbox("Compare two segments", ["(no comparison)", "device", "channel"], key="trans_compare")
     try:
         if compare == "(no comparison)":
@@ -110,8 +115,8 @@ with tabs[1]:
 
 with tabs[2]:
     c1, c2, c3 = st.columns(3)
-    steps = c1.slider("Steps", 2, 12, 6, key="matrix_steps")
-    top = c2.slider("Events per step", 2, 15, 8, key="matrix_top")
+    steps = c1.slider("Steps", 2, 12, key="matrix_steps")
+    top = c2.slider("Events per step", 2, 15, key="matrix_top")
     anchor = c3.selectbox("Centred on", ["(the first event)", *events], key="matrix_anchor")
     m = compute(journey.step_matrix, log, steps=steps, top=top,
                 anchor=None if anchor == "(the first event)" else anchor)
@@ -150,4 +155,4 @@ with tabs[4]:
 with tabs[5]:
     customer_timeline(log, sm, key="timeline")
 
-links.publish(['paths_level', 'paths_mode', 'paths_unit'])
+links.publish(['paths_level', 'paths_mode', 'paths_unit', *SLIDERS])

@@ -15,3 +15,34 @@ def test_bad_numbers_raise_value_error():
 
     with pytest.raises(ValueError):
         _decode("seven", 7)
+
+
+def test_a_link_brings_dates_and_sliders_back_and_clamps_them():
+    from streamlit.testing.v1 import AppTest
+
+    from .conftest import ROOT
+
+    at = AppTest.from_file(f"{ROOT}/app.py", default_timeout=120)
+    at.query_params.update({"filter_dates": "2024-02-01|2024-02-29", "paths_steps": "7", "paths_top": "99",
+                            "matrix_steps": "x"})
+    at.switch_page("pages/journey_map.py").run()
+    assert not at.exception
+    assert at.sidebar.date_input(key="filter_dates").value == (dt.date(2024, 2, 1), dt.date(2024, 2, 29))
+    assert at.session_state["filters"].start == dt.date(2024, 2, 1)
+    assert at.slider(key="paths_steps").value == 7
+    assert at.slider(key="paths_top").value == 15  # 99 is past the slider's end: clamped
+    assert at.slider(key="matrix_steps").value == 6  # not a number: the default
+    # and the view writes them back for the next link
+    assert at.query_params["paths_steps"] in ("7", ["7"])
+
+
+def test_dates_outside_the_data_are_clamped_not_an_error():
+    from streamlit.testing.v1 import AppTest
+
+    from .conftest import ROOT
+
+    at = AppTest.from_file(f"{ROOT}/app.py", default_timeout=120)
+    at.query_params["filter_dates"] = "2020-01-01|2030-01-01"
+    at.run()
+    assert not at.exception
+    assert at.sidebar.date_input(key="filter_dates").value == (dt.date(2024, 1, 1), dt.date(2024, 3, 31))

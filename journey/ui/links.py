@@ -43,9 +43,14 @@ def _decode(text: str, like: Any) -> Any:
     return text
 
 
-def bind(defaults: dict[str, Any]) -> None:
-    """Before drawing widgets: take their values from the URL once per session (key → example value)."""
+def bind(defaults: dict[str, Any], bounds: dict[str, tuple[Any, Any]] | None = None) -> None:
+    """Before drawing widgets: take their values from the URL once per session (key → example value).
+
+    ``bounds`` (key → (lowest, highest)) clamps numbers and dates from a link into the widget's range, so a
+    hand-edited or outdated link never asks a slider or date picker for a value it cannot show.
+    """
     seen = st.session_state.setdefault("links_bound", set())
+    bounds = bounds or {}
     for key, like in defaults.items():
         if key in seen:
             continue
@@ -54,9 +59,21 @@ def bind(defaults: dict[str, Any]) -> None:
         if text is None:
             continue
         try:
-            st.session_state[key] = _decode(text, like)
+            value = _decode(text, like)
         except ValueError:
-            pass  # a hand-edited link with a bad value: keep the default
+            continue  # a hand-edited link with a bad value: keep the default
+        if key in bounds:
+            value = _clamp(value, *bounds[key])
+            if value is None:
+                continue
+        st.session_state[key] = value
+
+
+def _clamp(value: Any, low: Any, high: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        parts = tuple(min(max(v, low), high) for v in value)
+        return parts if len(parts) == 2 and parts[0] <= parts[1] else None
+    return type(low)(min(max(value, low), high))
 
 
 def publish(keys: list[str]) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 import journey
+from journey import teams
 from journey.engine import Database
 from journey.errors import JourneyError, MappingError
 from journey.load import build
@@ -170,10 +171,78 @@ def use_path(path: str) -> EventLog | None:
     return _guarded(key, lambda: _load(key, path))
 
 
+def team_datasets() -> list[str]:
+    """The names of the datasets declared in journey.toml (JOURNEY_CONFIG); empty when there is none.
+
+    A broken journey.toml is reported in the sidebar (``load_error``) rather than raised.
+    """
+    path = teams.config_path()
+    if not path:
+        return []
+    try:
+        return [d.name for d in _team_config(path, _mtime(path))]
+    except JourneyError as e:
+        st.session_state["team_config_error"] = str(e)
+        return []
+
+
+def _mtime(path: str) -> int:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return 0
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _team_config(path: str, mtime: int) -> list[teams.TeamDataset]:
+    return teams.read_config(path)
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _team_log(path: str, mtime: int, name: str) -> tuple[EventLog, StageMap | None]:
+    """One declared dataset, loaded once per server process and shared read-only by every session."""
+    spec = next(d for d in _team_config(path, mtime) if d.name == name)
+    memory = os.environ.get("JOURNEY_TEAM_MEMORY") or None
+    log, sm = teams.load_team_dataset(spec, memory_limit=memory)
+    if hosted():
+        log.db.lock_down()
+    return log, sm
+
+
+def use_team(name: str) -> EventLog | None:
+    """Select a team dataset; the first session to pick it loads it, later ones share it."""
+    path = teams.config_path()
+    if not path or name not in team_datasets():
+        st.session_state["load_error"] = f"There is no team dataset named {name!r} in journey.toml."
+        return None
+    key = f"team:{name}"
+
+    def shared():
+        try:
+            log, sm = _team_log(path, _mtime(path), name)
+        except MappingError as e:  # the declared map is wrong: only journey.toml can fix a shared dataset
+            raise JourneyError(f"{name}: {e} Set its columns in journey.toml, e.g. "
+                               "map = { user = \"customer_id\", time = \"created_at\" }.") from e
+        if sm is not None and st.session_state.get("stage_map_from") != key:
+            st.session_state["stage_map"] = sm  # the team's stage map, until the analyst edits it
+            st.session_state["stage_map_from"] = key
+        return log
+
+    return _guarded(key, shared)
+
+
+def is_team(key: str | None) -> bool:
+    return bool(key) and key.startswith("team:")
+
+
 def apply_settings(overrides: dict, date_order: str) -> EventLog | None:
     """Re-map the current dataset (from its kept source rows) and remember the choice for it."""
     key, log = current_key(), current_log()
     if log is None:
+        return None
+    if is_team(key):
+        st.session_state["mapping_error"] = ("Team datasets are shared: their mapping is set in journey.toml. "
+                                             "Ask whoever runs the dashboard to change it there.")
         return None
     try:
         new = journey.remap(log, overrides, date_order=date_order)

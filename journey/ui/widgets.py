@@ -18,9 +18,21 @@ def sidebar() -> EventLog | None:
     """Draw the data-source picker and the filters; return the selected (unfiltered) log."""
     with st.sidebar:
         st.subheader("Data")
-        options = SOURCES[:2] if state.hosted() else SOURCES
+        team = state.team_datasets()
+        options = (("Team dataset",) if team else ()) + (SOURCES[:2] if state.hosted() else SOURCES)
+        links.bind({"source_kind": "", "team_dataset": ""})
+        if st.session_state.get("source_kind") not in options:
+            st.session_state.pop("source_kind", None)
+        if st.session_state.get("team_dataset") not in team:
+            st.session_state.pop("team_dataset", None)
         kind = st.radio("Source", options, key="source_kind", label_visibility="collapsed")
-        if kind == "Sample shop":
+        if st.session_state.get("team_config_error"):
+            st.error(st.session_state.pop("team_config_error"))
+        if kind == "Team dataset":
+            name = st.selectbox("Dataset", team, key="team_dataset", help="declared in journey.toml; shared, read-only")
+            with st.spinner(f"Opening {name}…"):
+                state.use_team(name)
+        elif kind == "Sample shop":
             state.use_sample()
         elif kind == "Upload a file":
             upload = st.file_uploader(
@@ -44,6 +56,9 @@ def sidebar() -> EventLog | None:
             if path and st.button("Open", key="path_open", type="primary"):
                 with st.spinner(f"Loading {path}…"):
                     state.use_path(path)
+        links.publish(["source_kind", "team_dataset"] if kind == "Team dataset" else ["source_kind"])
+        if kind != "Team dataset" and "team_dataset" in st.query_params:
+            del st.query_params["team_dataset"]
         error = state.load_error()
         if error:
             st.error(error)
@@ -57,18 +72,17 @@ def sidebar() -> EventLog | None:
 
 def _filters(log: EventLog) -> None:
     state.reset_filters_if_dataset_changed()
-    links.bind({"filter_channel": [], "filter_device": []})
-    st.subheader("Filters")
     r = log.report
     first = dt.date.fromisoformat(r.first_ts[:10]) if r.first_ts else None
     last = dt.date.fromisoformat(r.last_ts[:10]) if r.last_ts else None
+    links.bind({"filter_channel": [], "filter_device": [], "filter_dates": [first or dt.date.today()]},
+               bounds={"filter_dates": (first, last)} if first and last else None)
+    st.subheader("Filters")
     current: Filters = st.session_state.get("filters", Filters())
     start, end = current.start, current.end
     if first and last:
-        picked = st.date_input(
-            "Dates", value=(start or first, end or last), min_value=first, max_value=last,
-            key="filter_dates",
-        )
+        st.session_state.setdefault("filter_dates", (start or first, end or last))
+        picked = st.date_input("Dates", min_value=first, max_value=last, key="filter_dates")
         if isinstance(picked, (tuple, list)) and len(picked) == 2:
             start = picked[0] if picked[0] != first else None
             end = picked[1] if picked[1] != last else None
@@ -78,7 +92,7 @@ def _filters(log: EventLog) -> None:
     if r.mapping.get("device"):
         devices = tuple(st.multiselect("Device", log.distinct_values("device"), key="filter_device"))
     state.set_filters(Filters(start=start, end=end, channels=channels, devices=devices, users=current.users))
-    links.publish(["filter_channel", "filter_device"])
+    links.publish(["filter_channel", "filter_device", "filter_dates"])
     people.sidebar_note()
 
 
