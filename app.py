@@ -27,4 +27,5 @@ widgets.sidebar()
 pages.run()
 with st.sidebar:
     links.copy_link()
+    widgets.report_button()
     auth.sign_out_button()

@@ -12,6 +12,7 @@ from .log import EventLog, Filters, LoadReport
 from .dropoff import (average_order_value, bounce_rate, cart_abandonment, compare_groups, correlation,
                       dropoff_paths, opportunities, time_on_page)
 from .canvas import journey_canvas, stage_activity
+from .report import html_report
 from .churn import ChurnClusters, churn_rate_over_time, churn_risk, clusters, customer_features, default_churn_days
 from .funnel import default_steps, funnel, funnel_people, funnel_trend, time_to_convert
 from .overview import events_per_day, overview, top_events
@@ -51,6 +52,7 @@ __all__ = [
     "customer_timeline",
     "find_users",
     "journey_canvas",
+    "html_report",
     "stage_activity",
     "path_users",
     "paths",

@@ -425,7 +425,7 @@ def to_png(chart: alt.TopLevelMixin, scale: float = 2.0) -> bytes:
     """
     import vl_convert
 
-    return vl_convert.vegalite_to_png(chart.to_dict(), scale=scale)
+    return vl_convert.vegalite_to_png(_spec(chart), scale=scale)
 
 
 def to_svg(chart: alt.TopLevelMixin) -> bytes:
@@ -437,4 +437,11 @@ def to_svg(chart: alt.TopLevelMixin) -> bytes:
     """
     import vl_convert
 
-    return vl_convert.vegalite_to_svg(chart.to_dict()).encode("utf-8")
+    return vl_convert.vegalite_to_svg(_spec(chart)).encode("utf-8")
+
+
+def _spec(chart: alt.TopLevelMixin) -> str:
+    """The chart's Vega-Lite spec as JSON text; dates in the data become ISO strings."""
+    import json
+
+    return json.dumps(chart.to_dict(), default=lambda v: v.isoformat() if hasattr(v, "isoformat") else str(v))

@@ -105,6 +105,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     p.add_argument("--out", required=True, metavar="PATH", help="output file (.csv or .parquet)")
 
+    p = sub.add_parser("report", help="the whole journey as one HTML file",
+                       description="Overview, five-stage and step funnels, drop-off, the journey-map canvas, "
+                                   "retention and churn clusters, as one self-contained HTML file.")
+    _add_source_args(p)
+    p.add_argument("--out", required=True, metavar="PATH.html", help="where to write the report")
+    p.add_argument("--steps", metavar="A,B,C", help="the step funnel (default: the most common path of events)")
+    p.add_argument("--window", default="7d", help="the step funnel's window (default 7d)")
+    p.add_argument("--stages", metavar="MAP.toml", help="a stage map saved from the app (default: built-in)")
+    p.add_argument("--no-clusters", action="store_true", help="leave out the churn clusters (faster)")
+
     p = sub.add_parser("hash-password", help="hash a team password for JOURNEY_PASSWORD_HASH",
                        description="Read a password (typed, or one line on standard input) and print its salted "
                                    "PBKDF2 hash, for JOURNEY_AUTH=password sign-in.")
@@ -287,6 +297,20 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import html_report
+    from .stages import StageMap
+
+    log = _load(args)
+    sm = StageMap.load(args.stages) if args.stages else None
+    steps = _split(args.steps) or None
+    text = html_report(log, sm, steps=steps, window=args.window, with_clusters=not args.no_clusters)
+    with open(args.out, "w", encoding="utf-8") as f:
+        f.write(text)
+    print(f"wrote {args.out} ({len(text.encode('utf-8')) / 1024:,.0f} KB)")
+    return 0
+
+
 def cmd_hash_password(args: argparse.Namespace) -> int:
     import getpass
 
@@ -308,7 +332,7 @@ def cmd_hash_password(args: argparse.Namespace) -> int:
 
 COMMANDS = {"load": cmd_load, "overview": cmd_overview, "stages": cmd_stages, "funnel": cmd_funnel,
             "paths": cmd_paths, "retention": cmd_retention, "clusters": cmd_clusters, "sample": cmd_sample,
-            "hash-password": cmd_hash_password}
+            "report": cmd_report, "hash-password": cmd_hash_password}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -252,3 +252,10 @@ def test_hosted_mode_refuses_paths_and_locks_the_database(monkeypatch):
     assert at.session_state["datasets"]["sample"] is log
     import journey
     assert journey.funnel(log, ["product_view", "purchase"])["users"].tolist() == [3395, 727]
+
+
+def test_the_sidebar_builds_the_html_report(app):
+    app.button(key="report_build").click().run()
+    assert not app.exception
+    key, text = app.session_state["report_html"]
+    assert "<h2>Journey map</h2>" in text and "Step funnel: page_view → product_view" in text

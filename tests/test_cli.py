@@ -136,3 +136,18 @@ def test_clusters_json_repeats(capsys):
     assert first["k"] == len(first["clusters"]) and first["churn_days"] > 0
     assert sum(c["customers"] for c in first["clusters"]) == 5000
     assert len({c["name"] for c in first["clusters"]}) == first["k"]
+
+
+def test_report_writes_one_self_contained_html_file(tmp_path):
+    out = tmp_path / "report.html"
+    res = run_cli("report", SAMPLE, "--out", str(out), "--steps", "product_view,add_to_cart,purchase")
+    assert res.returncode == 0, res.stderr
+    text = out.read_text()
+    assert text.startswith("<!doctype html>") and "wrote" in res.stdout
+    for heading in ("Overview", "The five-stage journey", "Step funnel: product_view → add_to_cart → purchase",
+                    "Drop-off", "Journey map", "Retention", "Churn clusters"):
+        assert f"<h2>{heading}" in text
+    assert text.count("<svg") == 4  # events per day, the two funnels, the retention heatmap: inside the file
+    assert "37,257 rows read: 37,257 loaded, 0 rejected" in text
+    assert "<td>1,482</td>" in text  # users who added to cart, as on the Funnels page
+    assert "http://" not in text.replace("http://www.w3.org", "") and "https://" not in text  # nothing fetched

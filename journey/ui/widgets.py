@@ -215,3 +215,28 @@ def nps_by_stage_table(scores):
     """The canvas's per-stage answers as an NPS table."""
     return {"stage": scores["stage"], "answers": [fmt.count(x) for x in scores["answers"]],
             "NPS": [f"{x:+.0f}" for x in scores["nps"]], "mean score": [f"{x:.1f}" for x in scores["mean_score"]]}
+
+
+def report_button() -> None:
+    """In the sidebar: build the whole journey as one HTML file for the current view, then download it."""
+    from journey.report import html_report
+
+    from .funnel_controls import current_spec
+
+    log = state.filtered_log()
+    if log is None:
+        return
+    with st.popover("Report", icon=":material/description:"):
+        st.caption("The whole journey (overview, funnels, drop-off, the map canvas, retention, clusters) as one "
+                   "HTML file with its charts inside, for the data and filters in view.")
+        key = f"report:{log.fingerprint()}"
+        if st.button("Build the report", key="report_build"):
+            with st.spinner("Building the report…"):
+                spec = current_spec(log)
+                st.session_state["report_html"] = (key, html_report(
+                    log, state.stage_map(), steps=spec.steps, window=spec.window,
+                    personas=st.session_state.get("personas")))
+        built = st.session_state.get("report_html")
+        if built and built[0] == key:
+            st.download_button("Download the report", built[1].encode("utf-8"), file_name="journey_report.html",
+                               mime="text/html", icon=":material/download:", key="report_download")
