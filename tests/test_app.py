@@ -259,3 +259,15 @@ def test_the_sidebar_builds_the_html_report(app):
     assert not app.exception
     key, text = app.session_state["report_html"]
     assert "<h2>Journey map</h2>" in text and "Step funnel: page_view → product_view" in text
+
+
+def test_a_session_that_ends_leaves_no_database_files():
+    import gc
+    import os
+
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    path = at.session_state["datasets"]["sample"].db.path
+    assert os.path.exists(path)
+    del at  # the session's state goes, as when Streamlit drops an ended session
+    gc.collect()
+    assert not os.path.exists(os.path.dirname(path))

@@ -39,8 +39,9 @@ def sidebar() -> EventLog | None:
                 "Event export",
                 type=state.UPLOAD_TYPES,
                 key="upload",
-                help="CSV or TSV (also .gz), Parquet, JSON lines or Excel .xlsx. Columns are detected; "
-                "you can change the mapping on the Data page.",
+                help="CSV or TSV (also .gz), Parquet, JSON lines or Excel .xlsx, up to "
+                f"{st.get_option('server.maxUploadSize'):,} MB (larger files: compress them as .gz, or ask for a "
+                "team dataset). Columns are detected; you can change the mapping on the Data page.",
             )
             if upload is not None:
                 with st.spinner(f"Loading {upload.name}…"):

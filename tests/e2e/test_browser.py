@@ -98,6 +98,12 @@ def test_sample_then_upload_shows_the_uploads_real_counts(server, browser, shot,
     page.goto(server)
     wait_for_metric(page, "Users", "5,000")
     shot(page, "1-overview-sample")
+    # every Altair chart has its "⋯" menu with PNG and SVG downloads
+    page.locator('[data-testid="stVegaLiteChart"]').first.hover()
+    page.locator(".vega-embed summary").first.click()
+    menu = page.locator(".vega-embed .vega-actions a").all_inner_texts()
+    assert "Save as PNG" in menu and "Save as SVG" in menu
+    page.keyboard.press("Escape")
 
     page.get_by_text("Upload a file").click()
     path = tmp_path / "thai_shop.csv"
