@@ -9,7 +9,6 @@ from journey.ui import auth, links, widgets
 HERE = Path(__file__).parent
 
 st.set_page_config(page_title="Journey", page_icon=":material/route:", layout="wide")
-auth.gate()  # off unless JOURNEY_AUTH is set (ADR 0011)
 
 pages = st.navigation(
     [
@@ -21,8 +20,10 @@ pages = st.navigation(
         st.Page(HERE / "pages" / "customers.py", title="Customers", icon=":material/groups:"),
         st.Page(HERE / "pages" / "customer.py", title="Customer timeline", icon=":material/person_search:"),
         st.Page(HERE / "pages" / "data.py", title="Data & mapping", icon=":material/table_view:"),
-    ]
+    ],
+    position="sidebar" if auth.signed_in() else "hidden",  # no page list before sign-in
 )
+auth.gate()  # off unless JOURNEY_AUTH is set (ADR 0011): stops here until the visitor signs in
 widgets.sidebar()
 pages.run()
 with st.sidebar:

@@ -80,6 +80,23 @@ def mode() -> str:
     return os.environ.get("JOURNEY_AUTH", "none").strip().lower() or "none"
 
 
+def signed_in() -> bool:
+    """True when the visitor may see the app: no sign-in configured, or signed in (and allowed)."""
+    import streamlit as st
+
+    how = mode()
+    if how == "none":
+        return True
+    if how == "password":
+        return bool(st.session_state.get("signed_in"))
+    if how == "oidc":
+        try:
+            return bool(st.user.is_logged_in) and email_allowed(getattr(st.user, "email", None), allowed_domains())
+        except Exception:  # noqa: BLE001 - [auth] missing: not signed in
+            return False
+    return False
+
+
 def gate() -> None:
     """Stop the page here unless the visitor is signed in (does nothing in mode ``none``)."""
     import streamlit as st
