@@ -11,7 +11,9 @@ from journey.ui.cache import compute
 from journey.ui.timeline import pick_from
 from journey.value import clv, csat, nps, nps_distribution, rfm, rfm_segments
 
-links.bind({"clv_by": ""})
+links.bind({"clv_by": "", "clv_margin": 0.0, "clv_life": 0.0}, bounds={"clv_margin": (0.0, 1.0), "clv_life": (0.0, 50.0)})
+st.session_state.setdefault("clv_margin", 0.0)
+st.session_state.setdefault("clv_life", 0.0)
 log = shell.page("Customers")
 sm = state.stage_map()
 
@@ -21,8 +23,8 @@ segment_options = ["(all customers)", "cohort", *[c for c in ("channel", "device
                    "RFM segment", *(["churn cluster"] if "cluster_members" in st.session_state else [])]
 by = c1.selectbox("Per", segment_options, key="clv_by",
                   help="Churn clusters appear here once computed on the Retention & churn page.")
-margin = c2.number_input("Margin (0 = ignore)", 0.0, 1.0, 0.0, 0.05, key="clv_margin")
-life = c3.number_input("Expected lifespan, years (0 = from the data)", 0.0, 50.0, 0.0, 0.5, key="clv_life")
+margin = c2.number_input("Margin (0 = ignore)", 0.0, 1.0, step=0.05, key="clv_margin")
+life = c3.number_input("Expected lifespan, years (0 = from the data)", 0.0, 50.0, step=0.5, key="clv_life")
 segments = None
 if by == "RFM segment":
     segments = compute(rfm, log, stage_map=sm)[["user_id", "segment"]].rename(columns={"segment": "group"})
@@ -142,4 +144,4 @@ with st.expander("Scores from a separate survey file (joined on user id)"):
             except JourneyError as e:
                 st.error(str(e))
 
-links.publish(['clv_by'])
+links.publish(['clv_by', 'clv_margin', 'clv_life'])

@@ -12,7 +12,13 @@ from journey.ui import links, people, shell, state, widgets
 from journey.ui.cache import compute
 from journey.ui.timeline import pick_from
 
-links.bind({"ret_period": "", "ret_start": "", "ret_view": "", "ret_return": ""})
+links.bind({"ret_period": "", "ret_start": "", "ret_view": "", "ret_return": "", "lc_period": "", "clusters_k": ""})
+_k = st.session_state.get("clusters_k")
+if isinstance(_k, str) and _k != "best (silhouette)":  # from a link: a number of clusters, 2–8
+    if _k.isdigit() and 2 <= int(_k) <= 8:
+        st.session_state["clusters_k"] = int(_k)
+    else:
+        del st.session_state["clusters_k"]
 log = shell.page("Retention & churn")
 sm = state.stage_map()
 
@@ -122,4 +128,4 @@ try:
 except JourneyError as e:
     st.info(str(e))
 
-links.publish(['ret_period', 'ret_start', 'ret_view', 'ret_return'])
+links.publish(['ret_period', 'ret_start', 'ret_view', 'ret_return', 'lc_period', 'clusters_k'])

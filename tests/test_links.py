@@ -46,3 +46,20 @@ def test_dates_outside_the_data_are_clamped_not_an_error():
     at.run()
     assert not at.exception
     assert at.sidebar.date_input(key="filter_dates").value == (dt.date(2024, 1, 1), dt.date(2024, 3, 31))
+
+
+def test_a_link_brings_the_number_of_clusters_and_the_clv_inputs_back():
+    from streamlit.testing.v1 import AppTest
+
+    from .conftest import ROOT
+
+    at = AppTest.from_file(f"{ROOT}/app.py", default_timeout=120)
+    at.query_params.update({"clusters_k": "3", "lc_period": "month", "clv_margin": "0.3", "clv_life": "80"})
+    at.switch_page("pages/retention.py").run()
+    assert not at.exception
+    assert at.selectbox(key="clusters_k").value == 3
+    assert at.radio(key="lc_period").value == "month"
+    at.switch_page("pages/customers.py").run()
+    assert not at.exception
+    assert at.number_input(key="clv_margin").value == 0.3
+    assert at.number_input(key="clv_life").value == 50.0  # clamped to the input's range
