@@ -22,12 +22,13 @@ stages_tab, steps_tab = st.tabs(["Journey stages", "Step funnel"])
 with stages_tab:
     sm = state.stage_map()
     c1, c2, c3 = st.columns([1, 1, 1])
-    model = c1.radio("Stages", ["five", "three"], key="stages_model", horizontal=True,
+    model = c1.radio("Stages", links.keep_valid("stages_model", ["five", "three"]), key="stages_model", horizontal=True,
                      format_func={"five": "Five stages", "three": "Awareness → decision"}.get)
-    by = c2.selectbox("Break down by (first touch)", [*breakdowns, "first_touch_week", "first_touch_month"],
+    by = c2.selectbox("Break down by (first touch)",
+                      links.keep_valid("stages_by", [*breakdowns, "first_touch_week", "first_touch_month"]),
                       key="stages_by", format_func=lambda b: {"first_touch_week": "signup cohort (week)",
                                                                "first_touch_month": "signup cohort (month)"}.get(b, b))
-    view = c3.radio("View", ["funnel", "trend"], key="stages_view", horizontal=True, format_func=str.capitalize)
+    view = c3.radio("View", links.keep_valid("stages_view", ["funnel", "trend"]), key="stages_view", horizontal=True, format_func=str.capitalize)
     by = None if by == "(none)" else by
     try:
         if view == "trend":
@@ -57,8 +58,8 @@ with stages_tab:
 with steps_tab:
     spec = funnel_controls(log, "funnel")
     c1, c2 = st.columns(2)
-    by = c1.selectbox("Break down by (first step)", breakdowns, key="funnel_by")
-    trend = c2.radio("Trend", ["none", "day", "week", "month"], key="funnel_trend", horizontal=True)
+    by = c1.selectbox("Break down by (first step)", links.keep_valid("funnel_by", breakdowns), key="funnel_by")
+    trend = c2.radio("Trend", links.keep_valid("funnel_trend", ["none", "day", "week", "month"]), key="funnel_trend", horizontal=True)
     trend = None if trend == "none" else trend
     by = None if by == "(none)" else by
     if len(spec.steps) < 2:

@@ -14,14 +14,20 @@ from journey.ui.timeline import customer_timeline
 
 SLIDERS = {"paths_steps": (5, 2, 10), "paths_top": (8, 2, 15), "matrix_steps": (6, 2, 12), "matrix_top": (8, 2, 15),
            "trans_min": (20, 1, 100_000)}  # key: (default, lowest, highest)
-links.bind({"paths_level": "", "paths_mode": "", "paths_unit": "", **{k: v[0] for k, v in SLIDERS.items()}},
-           bounds={k: v[1:] for k, v in SLIDERS.items()})
+CHOICES = {"paths_level": ["events", "stages"], "paths_mode": ["from the first event", "after an event", "before an event"],
+           "paths_unit": ["users", "sessions"], "trans_unit": ["sessions", "users"],
+           "trans_compare": ["(no comparison)", "device", "channel"], "top_paths_unit": ["sessions", "users"]}
+links.bind({**{k: "" for k in CHOICES}, "paths_collapse": True, **{k: v[0] for k, v in SLIDERS.items()}},
+           bounds={k: v[1:] for k, v in SLIDERS.items()}, choices=CHOICES)
+st.session_state.setdefault("paths_collapse", True)
 for _key, (_default, _, _) in SLIDERS.items():
     st.session_state.setdefault(_key, _default)
 log = shell.page("Journey map")
 
 sm = state.stage_map()
 events = log.distinct_values("event", limit=100_000)
+links.bind({"paths_anchor": "", "matrix_anchor": ""},
+           choices={"paths_anchor": events, "matrix_anchor": ["(the first event)", *events]})
 tabs = st.tabs(["Paths", "Transitions", "Step matrix", "Top paths", "Canvas", "Customer timeline"])
 
 with tabs[0]:
@@ -34,7 +40,7 @@ with tabs[0]:
     steps = c3.slider("Steps", 2, 10, key="paths_steps")
     top = c3.slider("Events kept per step", 2, 15, key="paths_top", help="the rest are folded into Other")
     unit = c4.radio("Count", ["users", "sessions"], key="paths_unit", horizontal=True)
-    collapse = c4.checkbox("Merge consecutive repeats", value=True, key="paths_collapse")
+    collapse = c4.checkbox("Merge consecutive repeats", key="paths_collapse")
     options = dict(steps=steps, top=top, unit=unit, collapse_repeats=collapse, level=level, stage_map=sm,
                    cleaning_rules=sm.cleaning_rules,
                    from_event=anchor if mode == "after an event" else None,
@@ -155,4 +161,4 @@ with tabs[4]:
 with tabs[5]:
     customer_timeline(log, sm, key="timeline")
 
-links.publish(['paths_level', 'paths_mode', 'paths_unit', *SLIDERS])
+links.publish([*CHOICES, 'paths_collapse', 'paths_anchor', 'matrix_anchor', *SLIDERS])

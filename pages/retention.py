@@ -24,12 +24,12 @@ sm = state.stage_map()
 
 st.subheader("Cohort retention")
 c1, c2, c3, c4 = st.columns(4)
-period = c1.radio("Cohorts by", ["month", "week"], key="ret_period", horizontal=True)
-start = c2.radio("Starting at", ["first_event", "first_purchase"], key="ret_start", horizontal=True,
+period = c1.radio("Cohorts by", links.keep_valid("ret_period", ["month", "week"]), key="ret_period", horizontal=True)
+start = c2.radio("Starting at", links.keep_valid("ret_start", ["first_event", "first_purchase"]), key="ret_start", horizontal=True,
                  format_func={"first_event": "first event", "first_purchase": "first purchase"}.get)
-ret = c3.selectbox("Coming back means", ["any event", "a purchase",
-                                         *log.distinct_values("event", limit=500)], key="ret_return")
-view = c4.radio("Count", ["in period p", "in p or later"], key="ret_view", horizontal=True)
+ret = c3.selectbox("Coming back means", links.keep_valid("ret_return", [
+    "any event", "a purchase", *log.distinct_values("event", limit=500)]), key="ret_return")
+view = c4.radio("Count", links.keep_valid("ret_view", ["in period p", "in p or later"]), key="ret_view", horizontal=True)
 try:
     m = compute(retention_matrix, log, period=period, start=start, cumulative=view == "in p or later",
                 return_event={"any event": None, "a purchase": "purchase"}.get(ret, ret), stage_map=sm)
@@ -70,7 +70,7 @@ with st.expander("Retention rate between two dates (the seed article's definitio
     st.caption(f"{fmt.count(rr['retained'])} of {fmt.count(rr['customers_at_start'])} earlier customers bought again.")
 
 st.subheader("Lifecycle")
-lc_period = st.radio("Per", ["week", "month", "day"], key="lc_period", horizontal=True)
+lc_period = st.radio("Per", links.keep_valid("lc_period", ["week", "month", "day"]), key="lc_period", horizontal=True)
 st.altair_chart(charts.lifecycle_chart(compute(lifecycle, log, period=lc_period)), use_container_width=True)
 
 st.subheader("Churn")

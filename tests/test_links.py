@@ -63,3 +63,43 @@ def test_a_link_brings_the_number_of_clusters_and_the_clv_inputs_back():
     assert not at.exception
     assert at.number_input(key="clv_margin").value == 0.3
     assert at.number_input(key="clv_life").value == 50.0  # clamped to the input's range
+
+
+def test_a_link_brings_the_journey_map_choices_back_and_drops_unknown_ones():
+    from streamlit.testing.v1 import AppTest
+
+    from .conftest import ROOT
+
+    at = AppTest.from_file(f"{ROOT}/app.py", default_timeout=120)
+    at.query_params.update({"paths_mode": "after an event", "paths_anchor": "add_to_cart", "paths_collapse": "0",
+                            "trans_compare": "device", "matrix_anchor": "no_such_event", "paths_level": "planets"})
+    at.switch_page("pages/journey_map.py").run()
+    assert not at.exception
+    assert at.radio(key="paths_mode").value == "after an event"
+    assert at.selectbox(key="paths_anchor").value == "add_to_cart"
+    assert at.checkbox(key="paths_collapse").value is False
+    assert at.selectbox(key="trans_compare").value == "device"
+    assert at.selectbox(key="matrix_anchor").value == "(the first event)"  # not an event of this log: default
+    assert at.radio(key="paths_level").value == "events"  # not an option: default
+
+
+import pytest  # noqa: E402
+
+
+@pytest.mark.parametrize("page, query", [
+    ("pages/retention.py", {"ret_period": "planets", "ret_return": "nope", "lc_period": "x", "ret_start": "q",
+                            "ret_view": "z", "clusters_k": "99"}),
+    ("pages/funnels.py", {"stages_model": "x", "stages_by": "nope", "stages_view": "y", "funnel_by": "zz",
+                          "funnel_trend": "q", "steps": "nope|never", "window": "abc"}),
+    ("pages/customers.py", {"clv_by": "nope", "clv_margin": "lots"}),
+    ("pages/overview.py", {"source_kind": "Somewhere else", "filter_device": "toaster", "filter_dates": "x|y"}),
+])
+def test_a_hand_edited_link_never_breaks_a_page(page, query):
+    from streamlit.testing.v1 import AppTest
+
+    from .conftest import ROOT
+
+    at = AppTest.from_file(f"{ROOT}/app.py", default_timeout=120)
+    at.query_params.update(query)
+    at.switch_page(page).run()
+    assert not at.exception
