@@ -2,6 +2,8 @@
 
 import datetime as dt
 
+import pytest
+
 from journey.ui.links import _decode, _encode
 
 
@@ -11,8 +13,6 @@ def test_round_trips():
 
 
 def test_bad_numbers_raise_value_error():
-    import pytest
-
     with pytest.raises(ValueError):
         _decode("seven", 7)
 
@@ -82,8 +82,6 @@ def test_a_link_brings_the_journey_map_choices_back_and_drops_unknown_ones():
     assert at.selectbox(key="matrix_anchor").value == "(the first event)"  # not an event of this log: default
     assert at.radio(key="paths_level").value == "events"  # not an option: default
 
-
-import pytest  # noqa: E402
 
 
 @pytest.mark.parametrize("page, query", [
