@@ -27,9 +27,9 @@ from .engine import quote_ident
 from .log import EventLog
 
 
-def _fetch(log: EventLog, steps: list[str], exclude: list[str], unit: str, by: str | None) -> pa.Table:
+def _fetch(log: EventLog, names: list[str], unit: str, by: str | None) -> pa.Table:
+    """The events named in ``names``, with ``e`` their index in it, in stored order."""
     rel, params = log.source()
-    names = list(dict.fromkeys([*steps, *exclude]))
     key = "user_id" if unit == "users" else "user_id || chr(31) || session_id"
     grp = f", CAST({quote_ident(by)} AS VARCHAR) AS grp" if by else ""
     cur = log.db.cursor()
@@ -49,9 +49,7 @@ def _in_order(table: pa.Table) -> tuple[pa.Table, np.ndarray]:
     r = table.column("r").to_numpy()
     n = len(t)
     if n:
-        change = np.empty(n, dtype=bool)
-        change[0] = True
-        change[1:] = pc.not_equal(k[1:], k[:-1]).to_numpy(zero_copy_only=False)
+        change = _starts_of_runs(pc.not_equal(k[1:], k[:-1]).to_numpy(zero_copy_only=False))
         later = (t[1:] > t[:-1]) | ((t[1:] == t[:-1]) & (r[1:] > r[:-1]))
         if not (~change[1:] & ~later).any():
             # each unit one run: the runs' keys strictly increase (the events table is stored by user)
@@ -62,21 +60,30 @@ def _in_order(table: pa.Table) -> tuple[pa.Table, np.ndarray]:
     order = np.lexsort((r, t, codes))
     table = table.take(pa.array(order))
     codes = codes[order]
-    change = np.empty(n, dtype=bool)
-    if n:
-        change[0] = True
-        change[1:] = codes[1:] != codes[:-1]
-    return table, np.cumsum(change) - 1
+    return table, np.cumsum(_starts_of_runs(codes[1:] != codes[:-1])) - 1 if n else codes
+
+
+def _starts_of_runs(differs_from_previous: np.ndarray) -> np.ndarray:
+    """True where a run starts, given for each row but the first whether it differs from the one before."""
+    return np.r_[True, differs_from_previous]
+
+
+def _first_per_run(positions: np.ndarray, run: np.ndarray) -> np.ndarray:
+    """Of increasing ``positions``, the first in each run of equal ``run[positions]``."""
+    if not len(positions):
+        return positions
+    runs = run[positions]
+    return positions[np.r_[True, runs[1:] != runs[:-1]]]
 
 
 def _evaluate(log: EventLog, steps: list[str], window: float, exclude: list[str], unit: str, by: str | None):
     """Follow every chain: (table, start positions, chain positions per step, level per start, unit per start)."""
     n = len(steps)
-    table, unit_no = _in_order(_fetch(log, steps, exclude, unit, by))
+    names = list(dict.fromkeys([*steps, *exclude]))
+    table, unit_no = _in_order(_fetch(log, names, unit, by))
     t = table.column("t").to_numpy()
     e = table.column("e").to_numpy()
     size = len(t)
-    names = list(dict.fromkeys([*steps, *exclude]))
     xcount = np.cumsum(np.isin(e, [names.index(x) for x in exclude])) if exclude else None
     index_type = np.int32 if size < 2**31 - 1 else np.int64
     positions = np.arange(size, dtype=index_type)
@@ -142,8 +149,8 @@ def ordered_units(log: EventLog, steps: list[str], window: float, exclude: list[
 
     Returns
     -------
-    str: the quoted name of a frame kept in the log's database (see ``Database.keep_frame``) with k, grp, level, first_start, at_i, ar_i (i = 1…n) and d_i (i = 2…n),
-    as described in :func:`journey.funnel.funnel_units`.
+    str: the quoted name of a frame kept in the log's database (see ``Database.keep_frame``) with k, grp,
+    level, first_start, at_i, ar_i (i = 1…n) and d_i (i = 2…n), as in :func:`journey.funnel.funnel_units`.
     """
     n = len(steps)
     name = _name(log, "units", steps, window, exclude, unit, by)
@@ -155,8 +162,8 @@ def ordered_units(log: EventLog, steps: list[str], window: float, exclude: list[
     r = table.column("r").to_numpy()
 
     # per unit: starts are in position order, so a unit's starts are one run and its first is its earliest
-    first_of_unit = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]]) if len(start) else np.array([], int)
-    best = np.maximum.reduceat(level, first_of_unit) if len(start) else np.array([], int)
+    first_of_unit = _first_per_run(np.arange(len(start)), owner)
+    best = np.maximum.reduceat(level, first_of_unit) if len(start) else level
     units = owner[first_of_unit]
     columns: dict[str, object] = {
         "k": table.column("k").take(pa.array(start[first_of_unit])),
@@ -165,8 +172,7 @@ def ordered_units(log: EventLog, steps: list[str], window: float, exclude: list[
     }
     run_of_start = np.repeat(np.arange(len(first_of_unit)), np.diff(np.r_[first_of_unit, len(start)]))
     for i in range(1, n + 1):
-        reach = np.flatnonzero(level >= i)
-        first = reach[np.r_[True, run_of_start[reach][1:] != run_of_start[reach][:-1]]] if len(reach) else reach
+        first = _first_per_run(np.flatnonzero(level >= i), run_of_start)
         at = np.zeros(len(units), dtype=np.int64)
         ar = np.zeros(len(units), dtype=np.int64)
         has = np.zeros(len(units), dtype=bool)
@@ -182,8 +188,7 @@ def ordered_units(log: EventLog, steps: list[str], window: float, exclude: list[
             columns[f"d_{i}"] = pa.array(d, mask=~has)
     if by:
         # the group of the unit's best chain: the earliest start reaching the unit's level
-        top = np.flatnonzero(level == best[run_of_start])
-        first = top[np.r_[True, run_of_start[top][1:] != run_of_start[top][:-1]]] if len(top) else top
+        first = _first_per_run(np.flatnonzero(level == best[run_of_start]), run_of_start)
         columns["grp"] = table.column("grp").take(pa.array(start[first]))
     else:
         columns["grp"] = pa.nulls(len(units), pa.string())

@@ -423,9 +423,7 @@ def to_png(chart: alt.TopLevelMixin, scale: float = 2.0) -> bytes:
     -------
     bytes of a PNG picture, ``scale`` times the chart's size in pixels.
     """
-    import vl_convert
-
-    return vl_convert.vegalite_to_png(_spec(chart), scale=scale)
+    return render(spec_json(chart), "png", scale)
 
 
 def to_svg(chart: alt.TopLevelMixin) -> bytes:
@@ -435,13 +433,25 @@ def to_svg(chart: alt.TopLevelMixin) -> bytes:
     -------
     bytes of an SVG document (UTF-8).
     """
-    import vl_convert
-
-    return vl_convert.vegalite_to_svg(_spec(chart)).encode("utf-8")
+    return render(spec_json(chart), "svg")
 
 
-def _spec(chart: alt.TopLevelMixin) -> str:
+def spec_json(chart: alt.TopLevelMixin) -> str:
     """The chart's Vega-Lite spec as JSON text; dates in the data become ISO strings."""
     import json
 
     return json.dumps(chart.to_dict(), default=lambda v: v.isoformat() if hasattr(v, "isoformat") else str(v))
+
+
+def render(spec: str, kind: str = "png", scale: float = 2.0) -> bytes:
+    """A Vega-Lite spec (JSON text) drawn by vl-convert, as PNG bytes or SVG text encoded in UTF-8.
+
+    Returns
+    -------
+    bytes of the picture.
+    """
+    import vl_convert
+
+    if kind == "png":
+        return vl_convert.vegalite_to_png(spec, scale=scale)
+    return vl_convert.vegalite_to_svg(spec).encode("utf-8")

@@ -19,6 +19,7 @@ import re
 
 import pandas as pd
 
+from .chains import ordered_starts, ordered_units
 from .engine import quote_ident
 from .errors import InvalidParameterError, JourneyError
 from .log import EventLog
@@ -183,8 +184,6 @@ def funnel_units(
     window_s = parse_window(window)
     _check(log, steps, order, unit, exclude, by, None)
     if order == "ordered":
-        from .chains import ordered_units
-
         return f"SELECT * FROM {ordered_units(log, steps, window_s, exclude, unit, by)}", {}
     return _units_sql(log, steps, window_s, order, unit, exclude, by)
 
@@ -329,8 +328,6 @@ def funnel_trend(
         raise InvalidParameterError("period", period, PERIODS)
     n = len(steps)
     if order == "ordered":
-        from .chains import ordered_starts
-
         starts, params = f"SELECT * FROM {ordered_starts(log, steps, window_s, exclude, unit)}", {}
     else:
         starts, params = _starts_sql(log, steps, window_s, order, unit, exclude, None)

@@ -15,6 +15,7 @@ import pandas as pd
 from . import charts
 from . import format as fmt
 from .canvas import CANVAS_CSS, canvas_table_html, journey_canvas
+from .churn import clusters
 from .dropoff import average_order_value, bounce_rate, cart_abandonment, opportunities
 from .funnel import default_steps, funnel
 from .log import EventLog
@@ -94,7 +95,6 @@ def html_report(log: EventLog, stage_map: StageMap | None = None, *, steps: list
     """
     sm = stage_map or StageMap()
     r = log.report
-    pct = fmt.percent
     parts = [f"<h1>Customer journey: {html.escape(r.source)}</h1>",
              f"<p class='meta'>Made by Journey on {dt.date.today().isoformat()} from {fmt.count(r.rows_read)} rows "
              f"read: {fmt.count(r.rows_loaded)} loaded, {fmt.count(r.rows_rejected)} rejected. "
@@ -104,14 +104,13 @@ def html_report(log: EventLog, stage_map: StageMap | None = None, *, steps: list
     parts += ["<h2>Overview</h2>", _metrics([
         ("Users", fmt.count(o["users"])), ("Events", fmt.count(o["events"])), ("Sessions", fmt.count(o["sessions"])),
         ("Orders", fmt.count(o["orders"])), ("Revenue", fmt.money(o["revenue"])),
-        ("Visitors who bought", pct(o["conversion_rate"])),
+        ("Visitors who bought", fmt.percent(o["conversion_rate"])),
     ]), _chart(charts.events_per_day_chart(events_per_day(log))),
         _table(top_events(log, 10))]
 
     stages = stage_funnel(log, sm)
     parts += ["<h2>The five-stage journey</h2>", _chart(charts.stage_funnel_chart(stages)),
-              _table(stages[["stage", "users", "conversion_from_previous", "conversion_from_start"]],
-                     {"conversion_from_previous": pct, "conversion_from_start": pct})]
+              _table(stages[["stage", "users", "conversion_from_previous", "conversion_from_start"]])]
 
     steps = steps or default_steps(log)
     if len(steps) >= 2:
@@ -120,8 +119,7 @@ def html_report(log: EventLog, stage_map: StageMap | None = None, *, steps: list
                   _chart(charts.funnel_chart(f)),
                   _table(f[["step", "users", "conversion_from_previous", "conversion_from_start", "dropped",
                             "median_seconds_to_convert"]],
-                         {"conversion_from_previous": pct, "conversion_from_start": pct,
-                          "median_seconds_to_convert": fmt.duration})]
+                         {"median_seconds_to_convert": fmt.duration})]
         opp = opportunities(f, average_order_value(log))
         parts += ["<h2>Drop-off</h2>", "<p class='note'>Where people leave the step funnel, and what they are "
                   "worth at the average order value.</p>", _table(opp)]
@@ -129,9 +127,9 @@ def html_report(log: EventLog, stage_map: StageMap | None = None, *, steps: list
     bounce = bounce_rate(log)
     items = []
     if len(cart) and "abandonment_rate" in cart.columns:
-        items.append(("Cart abandonment", pct(cart["abandonment_rate"].iloc[0])))
+        items.append(("Cart abandonment", fmt.percent(cart["abandonment_rate"].iloc[0])))
     if len(bounce) and "bounce_rate" in bounce.columns:
-        items.append(("Bounce rate", pct(bounce["bounce_rate"].iloc[0])))
+        items.append(("Bounce rate", fmt.percent(bounce["bounce_rate"].iloc[0])))
     if items:
         parts.append(_metrics(items))
 
@@ -143,7 +141,7 @@ def html_report(log: EventLog, stage_map: StageMap | None = None, *, steps: list
 
     if with_clusters:
         try:
-            res = clusters_for_report(log, sm)
+            res = clusters(log, stage_map=sm)
         except Exception as e:  # noqa: BLE001 - too few customers to cluster: say so, keep the report
             parts += ["<h2>Churn clusters</h2>", f"<p class='note'>Not computed: {html.escape(str(e))}</p>"]
         else:
@@ -157,9 +155,3 @@ def html_report(log: EventLog, stage_map: StageMap | None = None, *, steps: list
     return (f"<!doctype html>\n<html lang='en'><head><meta charset='utf-8'>"
             f"<title>Customer journey: {html.escape(r.source)}</title><style>{CSS}</style></head>"
             f"<body>\n{body}\n</body></html>\n")
-
-
-def clusters_for_report(log: EventLog, sm: StageMap) -> dict:
-    from .churn import clusters
-
-    return clusters(log, stage_map=sm)

@@ -220,7 +220,7 @@ def _renumber_around_rejects(db: Database) -> None:
 
 
 def _stage_parquet_folder(db: Database, folder: str) -> dict:
-    """Every .parquet file under a folder, in file-name order; row numbers run on from file to file."""
+    """Every .parquet file under a folder, in path order; row numbers run on from file to file."""
     files = sorted(glob.glob(os.path.join(folder, "**", "*.parquet"), recursive=True))
     if not files:
         raise LoadError(f"{folder} is a folder with no .parquet files. Pick a file, or a folder of Parquet files.")

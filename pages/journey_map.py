@@ -14,11 +14,10 @@ from journey.ui.timeline import customer_timeline
 
 SLIDERS = {"paths_steps": (5, 2, 10), "paths_top": (8, 2, 15), "matrix_steps": (6, 2, 12), "matrix_top": (8, 2, 15),
            "trans_min": (20, 1, 100_000)}  # key: (default, lowest, highest)
-CHOICES = {"paths_level": ["events", "stages"], "paths_mode": ["from the first event", "after an event", "before an event"],
-           "paths_unit": ["users", "sessions"], "trans_unit": ["sessions", "users"],
-           "trans_compare": ["(no comparison)", "device", "channel"], "top_paths_unit": ["sessions", "users"]}
+CHOICES = ["paths_level", "paths_mode", "paths_unit", "paths_anchor", "trans_unit", "trans_compare", "matrix_anchor",
+           "top_paths_unit"]  # checked against their widget's options with links.keep_valid
 links.bind({**{k: "" for k in CHOICES}, "paths_collapse": True, **{k: v[0] for k, v in SLIDERS.items()}},
-           bounds={k: v[1:] for k, v in SLIDERS.items()}, choices=CHOICES)
+           bounds={k: v[1:] for k, v in SLIDERS.items()})
 st.session_state.setdefault("paths_collapse", True)
 for _key, (_default, _, _) in SLIDERS.items():
     st.session_state.setdefault(_key, _default)
@@ -26,20 +25,19 @@ log = shell.page("Journey map")
 
 sm = state.stage_map()
 events = log.distinct_values("event", limit=100_000)
-links.bind({"paths_anchor": "", "matrix_anchor": ""},
-           choices={"paths_anchor": events, "matrix_anchor": ["(the first event)", *events]})
 tabs = st.tabs(["Paths", "Transitions", "Step matrix", "Top paths", "Canvas", "Customer timeline"])
 
 with tabs[0]:
     c1, c2, c3, c4 = st.columns(4)
-    level = c1.radio("Show", ["events", "stages"], key="paths_level", horizontal=True)
-    mode = c2.radio("Paths", ["from the first event", "after an event", "before an event"], key="paths_mode")
+    level = c1.radio("Show", links.keep_valid("paths_level", ["events", "stages"]), key="paths_level", horizontal=True)
+    mode = c2.radio("Paths", links.keep_valid("paths_mode", ["from the first event", "after an event",
+                                                             "before an event"]), key="paths_mode")
     anchor = None
     if mode != "from the first event" and level == "events":
-        anchor = c2.selectbox("Event", events, key="paths_anchor")
+        anchor = c2.selectbox("Event", links.keep_valid("paths_anchor", events), key="paths_anchor")
     steps = c3.slider("Steps", 2, 10, key="paths_steps")
     top = c3.slider("Events kept per step", 2, 15, key="paths_top", help="the rest are folded into Other")
-    unit = c4.radio("Count", ["users", "sessions"], key="paths_unit", horizontal=True)
+    unit = c4.radio("Count", links.keep_valid("paths_unit", ["users", "sessions"]), key="paths_unit", horizontal=True)
     collapse = c4.checkbox("Merge consecutive repeats", key="paths_collapse")
     options = dict(steps=steps, top=top, unit=unit, collapse_repeats=collapse, level=level, stage_map=sm,
                    cleaning_rules=sm.cleaning_rules,
@@ -63,13 +61,10 @@ with tabs[0]:
                 match = nodes.index[(nodes["step"] == chosen[0]) & (nodes["event"] == chosen[1])]
                 if len(match):
                     st.session_state["paths_node"] = labels[nodes.index.get_loc(match[0])]
-            if st.session_state.get("paths_node") not in labels:
-                st.session_state.pop("paths_node", None)
-            pick = st.selectbox("Users at a node", labels, key="paths_node")
+            pick = st.selectbox("Users at a node", links.keep_valid("paths_node", labels), key="paths_node")
             row = nodes.iloc[labels.index(pick)]
             who = compute(journey.path_users, log, step=int(row["step"]), event=str(row["event"]), **options)
-            st.markdown(f"**{fmt.count(len(who))} users** at step {row['step']}, "
-                        f"{row['event']}.")
+            st.markdown(f"**{fmt.count(len(who))} users** at step {row['step']}, {row['event']}.")
             people.actions(who, label=f"path node {pick}", file_name="path_node_users.csv", key="paths_people",
                            pick_key="paths_person")
     except JourneyError as e:
@@ -92,9 +87,10 @@ with tabs[0]:
 
 with tabs[1]:
     c1, c2, c3 = st.columns(3)
-    unit = c1.radio("Within", ["sessions", "users"], key="trans_unit", horizontal=True)
+    unit = c1.radio("Within", links.keep_valid("trans_unit", ["sessions", "users"]), key="trans_unit", horizontal=True)
     min_users = c2.number_input("Hide edges with fewer users than", 1, 100_000, key="trans_min")
-    compare = c3.selectbox("Compare two segments", ["(no comparison)", "device", "channel"], key="trans_compare")
+    compare = c3.selectbox("Compare two segments", links.keep_valid("trans_compare", ["(no comparison)", "device", "channel"]),
+                           key="trans_compare")
     try:
         if compare == "(no comparison)":
             t = compute(journey.transitions, log, unit=unit, min_users=int(min_users))
@@ -123,7 +119,8 @@ with tabs[2]:
     c1, c2, c3 = st.columns(3)
     steps = c1.slider("Steps", 2, 12, key="matrix_steps")
     top = c2.slider("Events per step", 2, 15, key="matrix_top")
-    anchor = c3.selectbox("Centred on", ["(the first event)", *events], key="matrix_anchor")
+    anchor = c3.selectbox("Centred on", links.keep_valid("matrix_anchor", ["(the first event)", *events]),
+                          key="matrix_anchor")
     m = compute(journey.step_matrix, log, steps=steps, top=top,
                 anchor=None if anchor == "(the first event)" else anchor)
     st.altair_chart(charts.step_matrix_chart(m), use_container_width=True)
@@ -131,7 +128,8 @@ with tabs[2]:
                f"; step 0 is their first {anchor}, negative steps come before it") + ".")
 
 with tabs[3]:
-    unit = st.radio("Paths of", ["sessions", "users"], key="top_paths_unit", horizontal=True)
+    unit = st.radio("Paths of", links.keep_valid("top_paths_unit", ["sessions", "users"]), key="top_paths_unit",
+                    horizontal=True)
     tp = compute(journey.top_paths, log, unit=unit, top=25, stage_map=sm)
     st.dataframe(tp, hide_index=True, column_config={
         "share": st.column_config.NumberColumn(format="percent"),
@@ -161,4 +159,4 @@ with tabs[4]:
 with tabs[5]:
     customer_timeline(log, sm, key="timeline")
 
-links.publish([*CHOICES, 'paths_collapse', 'paths_anchor', 'matrix_anchor', *SLIDERS])
+links.publish([*CHOICES, 'paths_collapse', *SLIDERS])

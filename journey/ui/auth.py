@@ -90,20 +90,24 @@ def signed_in() -> bool:
     if how == "password":
         return bool(st.session_state.get("signed_in"))
     if how == "oidc":
-        try:
-            return bool(st.user.is_logged_in) and email_allowed(getattr(st.user, "email", None), allowed_domains())
-        except Exception:  # noqa: BLE001 - [auth] missing: not signed in
-            return False
+        return _oidc_logged_in(st) and email_allowed(getattr(st.user, "email", None), allowed_domains())
     return False
+
+
+def _oidc_logged_in(st) -> bool:
+    try:
+        return bool(st.user.is_logged_in)
+    except Exception:  # noqa: BLE001 - Streamlit raises when [auth] is missing or incomplete
+        return False
 
 
 def gate() -> None:
     """Stop the page here unless the visitor is signed in (does nothing in mode ``none``)."""
     import streamlit as st
 
-    how = mode()
-    if how == "none":
+    if signed_in():
         return
+    how = mode()
     if how not in MODES:
         st.error(f"JOURNEY_AUTH is {how!r}; use one of: {', '.join(MODES)}.")
         st.stop()
@@ -114,8 +118,6 @@ def gate() -> None:
 
 
 def _password_gate(st) -> None:
-    if st.session_state.get("signed_in"):
-        return
     encoded = os.environ.get("JOURNEY_PASSWORD_HASH", "")
     st.title("Journey")
     if not encoded:
@@ -138,12 +140,8 @@ def _password_gate(st) -> None:
 
 
 def _oidc_gate(st) -> None:
-    try:
-        logged_in = st.user.is_logged_in
-    except Exception:  # noqa: BLE001 - Streamlit raises when [auth] is missing or incomplete
-        logged_in = False
     provider = os.environ.get("JOURNEY_AUTH_PROVIDER") or None
-    if not logged_in:
+    if not _oidc_logged_in(st):
         st.title("Journey")
         st.write("This dashboard is shared with your team. Sign in to open it.")
         if st.button("Sign in", type="primary", key="sign_in_oidc"):
@@ -153,14 +151,13 @@ def _oidc_gate(st) -> None:
                 st.error(f"Sign-in is not configured: {e}. Add an [auth] section to .streamlit/secrets.toml "
                          "(see README, 'Share with your team').")
         st.stop()
-    domains = allowed_domains()
+    # signed in with the provider, but not from an allowed domain (gate only gets here when refused)
     email = getattr(st.user, "email", None)
-    if not email_allowed(email, domains):
-        st.title("Journey")
-        st.error(f"{email or 'This account'} is not in the domains this dashboard is shared with "
-                 f"({', '.join(domains)}). Sign in with your work account.")
-        st.button("Sign out", on_click=st.logout, key="sign_out_refused")
-        st.stop()
+    st.title("Journey")
+    st.error(f"{email or 'This account'} is not in the domains this dashboard is shared with "
+             f"({', '.join(allowed_domains())}). Sign in with your work account.")
+    st.button("Sign out", on_click=st.logout, key="sign_out_refused")
+    st.stop()
 
 
 def sign_out_button() -> None:

@@ -26,11 +26,13 @@ def compute(fn: Callable, log: EventLog, **params: Any) -> Any:
 
 @st.cache_data(max_entries=32, ttl=3600, show_spinner=False)
 def _picture(spec: str, kind: str) -> bytes:
-    import vl_convert
+    from journey.charts import render
 
-    return vl_convert.vegalite_to_png(spec, scale=2) if kind == "png" else vl_convert.vegalite_to_svg(spec).encode()
+    return render(spec, kind)
 
 
 def picture(chart: Any, kind: str = "png") -> bytes:
     """An Altair chart rendered on the server as PNG or SVG bytes, cached by its spec."""
-    return _picture(chart.to_json(), kind)
+    from journey.charts import spec_json
+
+    return _picture(spec_json(chart), kind)

@@ -43,17 +43,15 @@ def _decode(text: str, like: Any) -> Any:
     return text
 
 
-def bind(defaults: dict[str, Any], bounds: dict[str, tuple[Any, Any]] | None = None,
-         choices: dict[str, list] | None = None) -> None:
+def bind(defaults: dict[str, Any], bounds: dict[str, tuple[Any, Any]] | None = None) -> None:
     """Before drawing widgets: take their values from the URL once per session (key → example value).
 
-    ``bounds`` (key → (lowest, highest)) clamps numbers and dates from a link into the widget's range, and
-    ``choices`` (key → options) drops a value the widget does not offer, so a hand-edited or outdated link
-    never asks a widget for a value it cannot show.
+    ``bounds`` (key → (lowest, highest)) clamps numbers and dates from a link into the widget's range, so a
+    hand-edited or outdated link never asks a slider or date picker for a value it cannot show; choice
+    widgets check theirs with :func:`keep_valid`.
     """
     seen = st.session_state.setdefault("links_bound", set())
     bounds = bounds or {}
-    choices = choices or {}
     for key, like in defaults.items():
         if key in seen:
             continue
@@ -69,8 +67,6 @@ def bind(defaults: dict[str, Any], bounds: dict[str, tuple[Any, Any]] | None = N
             value = _clamp(value, *bounds[key])
             if value is None:
                 continue
-        if key in choices and value not in choices[key]:
-            continue
         st.session_state[key] = value
 
 

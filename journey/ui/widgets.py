@@ -21,15 +21,13 @@ def sidebar() -> EventLog | None:
         team = state.team_datasets()
         options = (("Team dataset",) if team else ()) + (SOURCES[:2] if state.hosted() else SOURCES)
         links.bind({"source_kind": "", "team_dataset": ""})
-        if st.session_state.get("source_kind") not in options:
-            st.session_state.pop("source_kind", None)
-        if st.session_state.get("team_dataset") not in team:
-            st.session_state.pop("team_dataset", None)
-        kind = st.radio("Source", options, key="source_kind", label_visibility="collapsed")
+        kind = st.radio("Source", links.keep_valid("source_kind", options), key="source_kind",
+                        label_visibility="collapsed")
         if st.session_state.get("team_config_error"):
             st.error(st.session_state.pop("team_config_error"))
         if kind == "Team dataset":
-            name = st.selectbox("Dataset", team, key="team_dataset", help="declared in journey.toml; shared, read-only")
+            name = st.selectbox("Dataset", links.keep_valid("team_dataset", team), key="team_dataset",
+                                help="declared in journey.toml; shared, read-only")
             with st.spinner(f"Opening {name}…"):
                 state.use_team(name)
         elif kind == "Sample shop":
