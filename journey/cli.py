@@ -348,3 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # the reader (head, less) stopped early
         sys.stderr.close()
         return 0
+    except OSError as e:  # an output path (--out, --rejects) that cannot be written; inputs raise LoadError
+        where = f"{e.filename}: {e.strerror}" if e.filename else str(e)
+        print(f"error: cannot write {where}. Check the folder exists and you may write there.", file=sys.stderr)
+        return EXIT_BAD_INPUT

@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from journey.cli import main
 
 from .conftest import ROOT, SAMPLE
@@ -151,3 +153,15 @@ def test_report_writes_one_self_contained_html_file(tmp_path):
     assert "37,257 rows read: 37,257 loaded, 0 rejected" in text
     assert "<td>1,482</td>" in text  # users who added to cart, as on the Funnels page
     assert "http://" not in text.replace("http://www.w3.org", "") and "https://" not in text  # nothing fetched
+
+
+@pytest.mark.parametrize("args", [
+    ("report", SAMPLE, "--no-clusters", "--out", "/nonexistent/dir/r.html"),
+    ("sample", "--users", "10", "--out", "/nonexistent/dir/s.csv"),
+    ("load", SAMPLE, "--rejects", "/nonexistent/dir/rejects.csv"),
+])
+def test_an_output_path_that_cannot_be_written_is_one_line_not_a_traceback(args):
+    res = run_cli(*args)
+    assert res.returncode == 1
+    assert res.stderr.startswith("error: cannot write") and "/nonexistent/dir" in res.stderr
+    assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1
