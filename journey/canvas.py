@@ -82,7 +82,7 @@ def stage_activity(log: EventLog, stage_map: StageMap | None = None, top: int = 
         ),
     }
     for name in ("channel", "page"):
-        if log.report.mapping.get(name):
+        if log.mapping.to_dict().get(name):
             out[f"{name}s"] = log.db.run(
                 f"""WITH s AS ({sql})
                 SELECT * FROM (

@@ -28,26 +28,52 @@ from .log import EventLog
 
 
 def _fetch(log: EventLog, names: list[str], unit: str, by: str | None) -> pa.Table:
-    """The events named in ``names``, with ``e`` their index in it, in stored order."""
-    rel, params = log.source()
+    """The events named in ``names``, with ``e`` their index in it, in (unit, time, row) order.
+
+    The events table is stored in that order. A log read in place is in file order, so DuckDB sorts the
+    fetched rows (faster than sorting strings here). Its rows whose time could not be read come through
+    with ``t`` NULL and are dropped here, so each time is parsed once.
+    """
+    rel, params = log.source(sessions=unit == "sessions", checked=False)
     key = "user_id" if unit == "users" else "user_id || chr(31) || session_id"
     grp = f", CAST({quote_ident(by)} AS VARCHAR) AS grp" if by else ""
+    order = " ORDER BY k, t, r" if log.in_place else ""
     cur = log.db.cursor()
     try:
         sql = (f"SELECT {key} AS k, epoch_us(ts) AS t, row_no AS r, "
                f"CAST(list_position($names, event) - 1 AS TINYINT) AS e {grp} "
-               f"FROM {rel} e WHERE list_contains($names, event)")
-        return cur.execute(sql, {**params, "names": names}).fetch_arrow_table()
+               f"FROM {rel} e WHERE list_contains($names, event){order}")
+        table = cur.execute(sql, {**params, "names": names}).fetch_arrow_table()
     finally:
         cur.close()
+    if table.column("t").null_count:
+        table = table.filter(pc.is_valid(table.column("t")))
+    return table
 
 
-def _in_order(table: pa.Table) -> tuple[pa.Table, np.ndarray]:
-    """The rows sorted by (unit, time, row) and each row's unit number (0, 1, …), sorting only if needed."""
-    k = table.column("k").combine_chunks()
+class _Events:
+    """Fetched events in (unit, time, row) order: numeric columns as arrays, text columns taken on demand."""
+
+    def __init__(self, table: pa.Table, order: np.ndarray | None, unit_no: np.ndarray):
+        self.table, self.order, self.unit_no = table, order, unit_no
+        self.t, self.r, self.e = (self._numbers(c) for c in ("t", "r", "e"))
+
+    def _numbers(self, name: str) -> np.ndarray:
+        values = self.table.column(name).to_numpy()
+        return values if self.order is None else values[self.order]
+
+    def text(self, name: str, positions: np.ndarray) -> pa.Array:
+        """Column ``name`` at the given positions of the ordered events."""
+        rows = positions if self.order is None else self.order[positions]
+        return self.table.column(name).take(pa.array(rows))
+
+
+def _in_order(table: pa.Table) -> _Events:
+    """The rows in (unit, time, row) order and each row's unit number (0, 1, …), sorting only if needed."""
     t = table.column("t").to_numpy()
     r = table.column("r").to_numpy()
     n = len(t)
+    k = table.column("k").combine_chunks()
     if n:
         change = _starts_of_runs(pc.not_equal(k[1:], k[:-1]).to_numpy(zero_copy_only=False))
         later = (t[1:] > t[:-1]) | ((t[1:] == t[:-1]) & (r[1:] > r[:-1]))
@@ -55,12 +81,11 @@ def _in_order(table: pa.Table) -> tuple[pa.Table, np.ndarray]:
             # each unit one run: the runs' keys strictly increase (the events table is stored by user)
             keys = k.take(pa.array(np.flatnonzero(change)))
             if len(keys) < 2 or pc.all(pc.less(keys[:-1], keys[1:])).as_py():
-                return table, np.cumsum(change) - 1
+                return _Events(table, None, np.cumsum(change) - 1)
     codes = pc.dictionary_encode(k).indices.to_numpy(zero_copy_only=False)
     order = np.lexsort((r, t, codes))
-    table = table.take(pa.array(order))
     codes = codes[order]
-    return table, np.cumsum(_starts_of_runs(codes[1:] != codes[:-1])) - 1 if n else codes
+    return _Events(table, order, np.cumsum(_starts_of_runs(codes[1:] != codes[:-1])) - 1 if n else codes)
 
 
 def _starts_of_runs(differs_from_previous: np.ndarray) -> np.ndarray:
@@ -77,13 +102,16 @@ def _first_per_run(positions: np.ndarray, run: np.ndarray) -> np.ndarray:
 
 
 def _evaluate(log: EventLog, steps: list[str], window: float, exclude: list[str], unit: str, by: str | None):
-    """Follow every chain: (table, start positions, chain positions per step, level per start, unit per start)."""
+    """Follow every chain: (events, start positions, chain positions per step, level per start, unit per start)."""
     n = len(steps)
     names = list(dict.fromkeys([*steps, *exclude]))
-    table, unit_no = _in_order(_fetch(log, names, unit, by))
-    t = table.column("t").to_numpy()
-    e = table.column("e").to_numpy()
+    events = _in_order(_fetch(log, names, unit, by))
+    t, e, unit_no = events.t, events.e, events.unit_no
     size = len(t)
+    if (np.bincount(e, minlength=len(names)) == 0).any():
+        from .funnel import check_known_events  # funnel.py imports this module
+
+        check_known_events(log, steps, exclude)  # absent from the filtered log, or no event at all: raise
     xcount = np.cumsum(np.isin(e, [names.index(x) for x in exclude])) if exclude else None
     index_type = np.int32 if size < 2**31 - 1 else np.int64
     positions = np.arange(size, dtype=index_type)
@@ -117,7 +145,7 @@ def _evaluate(log: EventLog, steps: list[str], window: float, exclude: list[str]
         alive = ok
         level += ok
         chain.append(np.where(ok, c, size))
-    return table, start, chain, level, owner
+    return events, start, chain, level, owner
 
 
 def _name(log: EventLog, *key) -> str:
@@ -133,10 +161,10 @@ def ordered_starts(log: EventLog, steps: list[str], window: float, exclude: list
     """
     name = _name(log, "starts", steps, window, exclude, unit)
     if not log.db.has_frame(name):
-        table, start, _, level, _ = _evaluate(log, steps, window, exclude, unit, None)
-        t = table.column("t").to_numpy()
+        events, start, _, level, _ = _evaluate(log, steps, window, exclude, unit, None)
+        t = events.t
         log.db.keep_frame(name, pa.table({
-            "k": table.column("k").take(pa.array(start)),
+            "k": events.text("k", start),
             "t_start": pa.array(t[start], type=pa.timestamp("us")),
             "level": level,
         }))
@@ -157,16 +185,15 @@ def ordered_units(log: EventLog, steps: list[str], window: float, exclude: list[
     if log.db.has_frame(name):
         return quote_ident(name)
 
-    table, start, chain, level, owner = _evaluate(log, steps, window, exclude, unit, by)
-    t = table.column("t").to_numpy()
-    r = table.column("r").to_numpy()
+    events, start, chain, level, owner = _evaluate(log, steps, window, exclude, unit, by)
+    t, r = events.t, events.r
 
     # per unit: starts are in position order, so a unit's starts are one run and its first is its earliest
     first_of_unit = _first_per_run(np.arange(len(start)), owner)
     best = np.maximum.reduceat(level, first_of_unit) if len(start) else level
     units = owner[first_of_unit]
     columns: dict[str, object] = {
-        "k": table.column("k").take(pa.array(start[first_of_unit])),
+        "k": events.text("k", start[first_of_unit]),
         "level": best,
         "first_start": pa.array(t[start[first_of_unit]], type=pa.timestamp("us")),
     }
@@ -189,7 +216,7 @@ def ordered_units(log: EventLog, steps: list[str], window: float, exclude: list[
     if by:
         # the group of the unit's best chain: the earliest start reaching the unit's level
         first = _first_per_run(np.flatnonzero(level == best[run_of_start]), run_of_start)
-        columns["grp"] = table.column("grp").take(pa.array(start[first]))
+        columns["grp"] = events.text("grp", start[first])
     else:
         columns["grp"] = pa.nulls(len(units), pa.string())
     log.db.keep_frame(name, pa.table(columns))

@@ -86,7 +86,7 @@ def customer_features(log: EventLog, *, as_of=None, stage_map: StageMap | None =
                     f"AND lower({d}) NOT IN ('0', '0.0', 'false', 'no')) "
                     "/ nullif(count(DISTINCT oid) FILTER (WHERE is_buy), 0)")
     mobile = "avg(CASE WHEN lower(device) LIKE '%mobile%' OR lower(device) IN ('ios', 'android', 'phone') THEN 1.0 ELSE 0.0 END)" \
-        if "device" in columns and log.report.mapping.get("device") else "NULL::DOUBLE"
+        if "device" in columns and log.mapping.to_dict().get("device") else "NULL::DOUBLE"
     stages_sql, sparams = user_stages_sql(log, stage_map)
     params.update(sparams)
     norm = normalised_event_sql("event")

@@ -73,7 +73,7 @@ def dropoff_paths(
     """
     out = {}
     for name, col in (("next", "nxt"), ("last", "lst"), ("exit_pages", "pg")):
-        if name == "exit_pages" and not log.report.mapping.get("page"):
+        if name == "exit_pages" and not log.mapping.to_dict().get("page"):
             continue
         df = log.db.run(
             f"""{after}
@@ -115,7 +115,7 @@ def correlation(
     rel, fparams = log.source()
     n = len(steps)
     params = {**params, **fparams, "funnel_steps": list(steps), "min_units": int(min_units)}
-    props = [p for p in properties if log.report.mapping.get(p)]
+    props = [p for p in properties if log.mapping.to_dict().get(p)]
     prop_sql = "".join(
         f" UNION ALL SELECT u.k, '{p}' AS kind, coalesce(CAST(e.{quote_ident(p)} AS VARCHAR), '(none)') AS value "
         f"FROM u JOIN {rel} e ON e.user_id = u.k AND e.row_no = u.ar_1"
@@ -255,7 +255,7 @@ def time_on_page(log: EventLog, *, top: int = 20) -> pd.DataFrame:
     DataFrame: page, views, timed_views, mean_seconds, median_seconds, exits (views that ended a session),
     exit_rate (exits ÷ views, 0–1); the ``top`` pages by views.
     """
-    page = "page" if log.report.mapping.get("page") else "event"
+    page = "page" if log.mapping.to_dict().get("page") else "event"
     return log.run(
         f"""
         WITH t AS (

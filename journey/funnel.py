@@ -53,10 +53,8 @@ def _check(log: EventLog, steps: list[str], order: str, unit: str, exclude: list
         raise InvalidParameterError("unit", unit, UNITS)
     if trend is not None and trend not in PERIODS:
         raise InvalidParameterError("trend", trend, PERIODS)
-    known = log.distinct_values("event", limit=100_000)
-    for name in [*steps, *exclude]:
-        if name not in known:
-            raise InvalidParameterError("steps" if name in steps else "exclude", name, known)
+    if order != "ordered":  # an ordered funnel checks its events as it reads them (chains.py): no extra pass
+        check_known_events(log, steps, exclude)
     clash = set(steps) & set(exclude)
     if clash:
         raise JourneyError(f"{sorted(clash)[0]!r} is both a step and an exclusion; it can only be one.")
@@ -64,6 +62,14 @@ def _check(log: EventLog, steps: list[str], order: str, unit: str, exclude: list
         raise JourneyError("An any-order funnel cannot repeat a step; use the ordered funnel for repeats.")
     if by is not None and by not in log.columns:
         raise InvalidParameterError("by", by, [c for c in log.columns if c not in ("ts", "row_no")])
+
+
+def check_known_events(log: EventLog, steps: list[str], exclude: list[str]) -> None:
+    """Raise InvalidParameterError naming the first step or exclusion that is not an event of the log."""
+    known = log.distinct_values("event", limit=100_000)
+    for name in [*steps, *exclude]:
+        if name not in known:
+            raise InvalidParameterError("steps" if name in steps else "exclude", name, known)
 
 
 def _starts_sql(log: EventLog, steps: list[str], window: float, order: str, unit: str, exclude: list[str],

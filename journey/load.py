@@ -12,14 +12,14 @@ from typing import Any
 
 from .engine import Database, is_duckdb_error, quote_ident
 from .errors import InvalidParameterError, JourneyError, LoadError, MappingError
-from .log import EventLog, LoadReport
+from .log import EVENTS_NO_SESSIONS, EVENTS_UNCHECKED, EventLog, LoadReport
 from .schema import ORDERS_EVENT, ROLES, Mapping, check_required, detect_mapping
 from .staging import Staged, first_line, stage
 from .stages import normalised_event_sql, purchase_pattern
 from .timeparse import DATE_ORDERS, detect_time_format, ts_sql
 
 SESSION_GAP_MINUTES_DEFAULT = 30
-RESERVED = {"row_no", *ROLES.values()}
+RESERVED = {"row_no", "__time", *ROLES.values()}
 
 
 def load(
@@ -32,6 +32,7 @@ def load(
     db: Database | None = None,
     memory_limit: str | None = None,
     table: str | None = None,
+    in_place: bool = False,
 ) -> EventLog:
     """Load an event export into a new DuckDB database and return the event log.
 
@@ -54,6 +55,11 @@ def load(
         DuckDB's memory limit for a new database (``"2GB"``); it spills to disk beyond it.
     table : str, optional
         For a DuckDB database file: the table to read (default ``events``, or its only table).
+    in_place : bool
+        For a Parquet file or folder: do not copy it; every query reads the file (ADR 0013). Loading takes
+        no time, each analysis reads the columns it needs, and the load report is counted when first
+        asked for. For one-shot scripts and the CLI; the file must stay unchanged while the log is used.
+        Other formats are loaded as usual.
 
     Returns
     -------
@@ -73,7 +79,7 @@ def load(
     >>> log.report.rows_read == log.report.rows_loaded + log.report.rows_rejected
     True
     """
-    staged = stage(source, name=name, db=db, memory_limit=memory_limit, table=table)
+    staged = stage(source, name=name, db=db, memory_limit=memory_limit, table=table, in_place=in_place)
     try:
         return build(staged, mapping, date_order=date_order, session_gap_minutes=session_gap_minutes)
     except MappingError as e:
@@ -100,8 +106,16 @@ def build(
         if is_duckdb_error(e):
             raise LoadError(f"Could not build the events of {staged.name}: {first_line(e)}") from e
         raise
-    log.report.source = staged.name
-    log.report.seconds = round(staged.info.get("stage_seconds", 0) + time.perf_counter() - started, 3)
+    seconds = round(staged.info.get("stage_seconds", 0) + time.perf_counter() - started, 3)
+
+    def named(report: LoadReport) -> LoadReport:
+        report.source, report.seconds = staged.name, seconds
+        return report
+
+    if log.in_place:
+        counted = log._report
+        return EventLog(log.db, lambda: named(counted.get()), log.mapping, source_info=log.source_info)
+    named(log.report)
     return log
 
 
@@ -147,7 +161,11 @@ def _build_events(staged: Staged, overrides: dict, date_order: str, gap_minutes:
     roles = mapping.roles()
     time_col = roles["time"]
     fmt = detect_time_format(db, "raw", q(time_col), types[time_col], date_order)
-    ts_expr = ts_sql(q(time_col), fmt, types[time_col])
+    # the time as text is computed once, in an inner projection: the parser refers to it many times
+    as_text = fmt.kind not in ("native", "epoch")
+    time_pre = f"trim(CAST({q(time_col)} AS VARCHAR))" if as_text else q(time_col)
+    ts_expr = ts_sql("__time", fmt, "VARCHAR" if as_text else types[time_col], trimmed=as_text)
+    raw_time = "nullif(__time, '')" if as_text else _text("__time")
     event_expr = _text(q(roles["event"])) if "event" in roles else f"'{ORDERS_EVENT}'"
 
     revenue_expr = "CAST(NULL AS DOUBLE)"
@@ -172,19 +190,21 @@ def _build_events(staged: Staged, overrides: dict, date_order: str, gap_minutes:
     db.execute(
         f"""
         CREATE OR REPLACE VIEW parsed AS
-        SELECT
-            __row_no AS row_no,
-            {_text(q(roles['user']))} AS user_id,
-            {ts_expr} AS ts,
-            {event_expr} AS event,
-            {session_src} AS source_session,
-            {', '.join(optional)},
-            {revenue_expr} AS revenue,
-            {score_expr} AS score,
-            {_text(q(time_col))} AS raw_time
-            {extra_sql}
-            {src_sql}
-        FROM raw
+        SELECT row_no, user_id, {ts_expr} AS ts, * EXCLUDE (row_no, user_id, __time), {raw_time} AS raw_time
+        FROM (
+            SELECT
+                __row_no AS row_no,
+                {_text(q(roles['user']))} AS user_id,
+                {time_pre} AS __time,
+                {event_expr} AS event,
+                {session_src} AS source_session,
+                {', '.join(optional)},
+                {revenue_expr} AS revenue,
+                {score_expr} AS score
+                {extra_sql}
+                {src_sql}
+            FROM raw
+        )
         """
     )
     reason = (
@@ -195,34 +215,36 @@ def _build_events(staged: Staged, overrides: dict, date_order: str, gap_minutes:
 
     gap_seconds = float(gap_minutes) * 60
     extra_out = "".join(f", {q(n)}" for n in extra_names)
-    db.execute(
-        f"""
-        CREATE OR REPLACE TABLE events AS
-        WITH ok AS (
-            SELECT * FROM checked WHERE reject_reason IS NULL
-        ), gaps AS (
+    columns_out = ("row_no, user_id, ts, event, {session} channel, device, revenue, order_id, product_id, "
+                   f"category, page, score {extra_out}")
+    db.execute("CREATE OR REPLACE VIEW ok AS SELECT * FROM checked WHERE reject_reason IS NULL")
+    # a new session after `gap` seconds without an event, unless the source names its sessions
+    sessions = f"""
+        WITH gaps AS (
             SELECT *,
                 CASE WHEN lag(ts) OVER w IS NULL
-                       OR epoch(ts) - epoch(lag(ts) OVER w) > $gap THEN 1 ELSE 0 END AS new_session
+                       OR epoch(ts) - epoch(lag(ts) OVER w) > {gap_seconds!r} THEN 1 ELSE 0 END AS new_session
             FROM ok WINDOW w AS (PARTITION BY user_id ORDER BY ts, row_no)
         ), numbered AS (
             SELECT *, sum(new_session) OVER (PARTITION BY user_id ORDER BY ts, row_no
                                              ROWS UNBOUNDED PRECEDING) AS session_no
             FROM gaps
         )
-        SELECT row_no, user_id, ts, event,
-               coalesce(source_session, user_id || '#' || session_no::VARCHAR) AS session_id,
-               channel, device, revenue, order_id, product_id, category, page, score
-               {extra_out}
+        SELECT {columns_out.replace("{session}", "coalesce(source_session, user_id || '#' || session_no::VARCHAR) AS session_id,", 1)}
         FROM numbered
-        ORDER BY user_id, ts, row_no
-        """,
-        {"gap": gap_seconds},
-    )
+    """
+    if info.get("in_place"):
+        # read in place (ADR 0013): views over the file; sessions only for queries that ask for them
+        db.execute(f"CREATE OR REPLACE VIEW events AS {sessions}")
+        plain = columns_out.replace("{session}", "", 1)
+        db.execute(f"CREATE OR REPLACE VIEW {EVENTS_NO_SESSIONS} AS SELECT {plain} FROM ok")
+        db.execute(f"CREATE OR REPLACE VIEW {EVENTS_UNCHECKED} AS SELECT {plain} FROM parsed "
+                   "WHERE user_id IS NOT NULL AND event IS NOT NULL")
+    else:
+        db.execute(f"CREATE OR REPLACE TABLE events AS {sessions} ORDER BY user_id, ts, row_no")
+        db.execute("DROP VIEW ok")
     src_cols = "".join(f", {q(f'__src_{i}')} AS {q(c)}" for i, c in enumerate(columns))
-    db.execute(
-        f"""
-        CREATE OR REPLACE TABLE rejects AS
+    rejects_sql = f"""
         SELECT row_no, reason, detail, raw_line {''.join(f', CAST(NULL AS VARCHAR) AS {q(c)}' for c in columns)}
         FROM parser_rejects
         UNION ALL
@@ -232,13 +254,16 @@ def _build_events(staged: Staged, overrides: dict, date_order: str, gap_minutes:
         FROM checked
         WHERE reject_reason IS NOT NULL
         ORDER BY row_no
-        """
-    )
+    """
+    if info.get("in_place"):
+        db.execute("CREATE OR REPLACE VIEW rejects AS " + rejects_sql)
+        return EventLog(db=db, report=lambda: _report(db, info, mapping, fmt, roles, columns), mapping=mapping,
+                        source_info=info)
+    db.execute("CREATE OR REPLACE TABLE rejects AS " + rejects_sql)
     report = _report(db, info, mapping, fmt, roles, columns)
     db.execute("DROP VIEW IF EXISTS checked")
     db.execute("DROP VIEW IF EXISTS parsed")
     return EventLog(db=db, report=report, mapping=mapping, source_info=info)
-
 
 
 def _is_unit_price(column: str) -> bool:

@@ -6,7 +6,7 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import Any, Callable
 
 import pandas as pd
 
@@ -14,6 +14,8 @@ from .engine import Database, quote_ident
 from .schema import Mapping
 
 EVENTS_TABLE = "events"
+EVENTS_NO_SESSIONS = "events_no_sessions"  # a log read in place: its events without the session windows
+EVENTS_UNCHECKED = "events_unchecked"  # … and with rows whose time is unreadable (ts NULL)
 REJECTS_TABLE = "rejects"
 
 
@@ -135,16 +137,27 @@ class EventLog:
     def __init__(
         self,
         db: Database,
-        report: LoadReport,
+        report: LoadReport | Callable[[], LoadReport],
         mapping: Mapping,
         filters: Filters | None = None,
         source_info: dict | None = None,
     ):
         self.db = db
-        self.report = report
+        # a log read in place computes its report when first asked (one holder shared by its filtered views)
+        self._report = report if isinstance(report, _Deferred) else _Deferred(report)
         self.mapping = mapping
         self.filters = filters or Filters()
         self.source_info = source_info or {}
+
+    @property
+    def report(self) -> LoadReport:
+        """The :class:`LoadReport` (for a log read in place, counted on first use: a full pass)."""
+        return self._report.get()
+
+    @property
+    def in_place(self) -> bool:
+        """True when the events are read from the source file at each query (``load(..., in_place=True)``)."""
+        return bool(self.source_info.get("in_place"))
 
     def where(
         self,
@@ -159,16 +172,28 @@ class EventLog:
         filters = replace(
             self.filters, start=start, end=end, channels=tuple(channels), devices=tuple(devices), users=tuple(users)
         )
-        return EventLog(self.db, self.report, self.mapping, filters, self.source_info)
+        return EventLog(self.db, self._report, self.mapping, filters, self.source_info)
 
     def refine(self, **changes: Any) -> "EventLog":
         """The same log with some filters changed and the others kept (``log.refine(devices=("mobile",))``)."""
-        return EventLog(self.db, self.report, self.mapping, replace(self.filters, **changes), self.source_info)
+        return EventLog(self.db, self._report, self.mapping, replace(self.filters, **changes), self.source_info)
 
-    def source(self) -> tuple[str, dict[str, Any]]:
-        """``(relation_sql, params)``: the filtered events as a parenthesised subquery."""
+    def source(self, sessions: bool = True, checked: bool = True) -> tuple[str, dict[str, Any]]:
+        """``(relation_sql, params)``: the filtered events as a parenthesised subquery.
+
+        A loaded log is the same whatever the options. For a log read in place:
+        ``sessions=False`` promises the query does not use ``session_id``, which is then not computed
+        (a window over every event); ``checked=False`` (with ``sessions=False``) also passes the rows
+        whose time could not be read, with ``ts`` NULL, for a caller that drops them itself: each time
+        is then parsed once instead of twice.
+        """
         where, params = self.filters.where()
-        return f"(SELECT * FROM {quote_ident(EVENTS_TABLE)} WHERE {where})", params
+        return f"(SELECT * FROM {quote_ident(self._table(sessions, checked))} WHERE {where})", params
+
+    def _table(self, sessions: bool, checked: bool = True) -> str:
+        if not self.in_place or sessions:
+            return EVENTS_TABLE
+        return EVENTS_NO_SESSIONS if checked else EVENTS_UNCHECKED
 
     def run(self, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
         """Run SQL in which ``{events}`` stands for the filtered events relation."""
@@ -192,7 +217,7 @@ class EventLog:
         """The most frequent values of a column (``(none)`` for missing), most frequent first."""
         df = self.db.run(
             f"SELECT coalesce(CAST({quote_ident(column)} AS VARCHAR), '(none)') AS v, count(*) AS n "
-            f"FROM {quote_ident(EVENTS_TABLE)} GROUP BY 1 ORDER BY n DESC, v LIMIT $limit",
+            f"FROM {quote_ident(self._table(sessions=column == 'session_id'))} GROUP BY 1 ORDER BY n DESC, v LIMIT $limit",
             {"limit": int(limit)},
         )
         return df["v"].tolist()
@@ -211,13 +236,33 @@ class EventLog:
         Two sessions get the same key only when they hold the same rows, so a shared cache never
         serves one session's results to another that holds different data.
         """
+        # a log read in place is named by its files' paths, sizes and modification times (and its mapping)
+        content = self.source_info.get("identity") or self.report.content_hash
         blob = json.dumps(
-            {"content": self.report.content_hash, "mapping": self.report.mapping, "filters": repr(self.filters)},
+            {"content": content, "mapping": self.mapping.to_dict(), "filters": repr(self.filters)},
             sort_keys=True,
             default=str,
         )
         return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
     def __repr__(self) -> str:
+        if self.in_place and not self._report.ready:
+            return f"<EventLog {self.source_info.get('identity', '')[:60]!r}…: read in place>"
         r = self.report
         return f"<EventLog {r.source!r}: {r.events:,} events, {r.users:,} users, {r.rows_rejected:,} rejected>"
+
+
+class _Deferred:
+    """A value, or a function computing it once on first use."""
+
+    def __init__(self, value: Any):
+        self._value, self._make = (None, value) if callable(value) else (value, None)
+
+    @property
+    def ready(self) -> bool:
+        return self._make is None
+
+    def get(self) -> Any:
+        if self._make is not None:
+            self._value, self._make = self._make(), None
+        return self._value

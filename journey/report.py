@@ -12,7 +12,6 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from . import charts
 from . import format as fmt
 from .canvas import CANVAS_CSS, canvas_table_html, journey_canvas
 from .churn import clusters
@@ -69,6 +68,8 @@ def _table(df: pd.DataFrame, formats: dict[str, Callable] | None = None) -> str:
 
 
 def _chart(chart) -> str:
+    from . import charts
+
     return f"<div class='chart'>{charts.to_svg(chart.properties(width=900)).decode('utf-8')}</div>"
 
 
@@ -93,6 +94,8 @@ def html_report(log: EventLog, stage_map: StageMap | None = None, *, steps: list
     -------
     str: an HTML document with inline SVG charts and no external references.
     """
+    from . import charts  # altair costs a quarter of a second to import: only when a report is made
+
     sm = stage_map or StageMap()
     r = log.report
     parts = [f"<h1>Customer journey: {html.escape(r.source)}</h1>",

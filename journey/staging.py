@@ -55,11 +55,12 @@ class Staged:
 
 
 def stage(source: Any, *, name: str | None = None, db: Database | None = None, memory_limit: str | None = None,
-          table: str | None = None) -> Staged:
+          table: str | None = None, in_place: bool = False) -> Staged:
     """Read a source into a new database as table ``raw`` (every row, with its row number).
 
     ``source`` is a DataFrame, a file, a folder of Parquet files, or a DuckDB database file (``table``
-    names the table to read; default ``events``, or its only table).
+    names the table to read; default ``events``, or its only table). With ``in_place``, a Parquet file or
+    folder is not copied: ``raw`` is a view reading it at each query (``info["in_place"]`` says so).
     """
     started = time.perf_counter()
     owned = db is None
@@ -72,7 +73,7 @@ def stage(source: Any, *, name: str | None = None, db: Database | None = None, m
         else:
             path = os.fspath(source)
             name = name or os.path.basename(path)
-            info = _stage_file(db, path, workdir, table)
+            info = _stage_file(db, path, workdir, table, in_place)
     except Exception as e:
         if owned:
             db.close()
@@ -105,16 +106,16 @@ def _stage_frame(db: Database, df: pd.DataFrame) -> dict:
     return {"format": "dataframe", "encoding": None, "delimiter": None}
 
 
-def _stage_file(db: Database, path: str, workdir: str, table: str | None = None) -> dict:
+def _stage_file(db: Database, path: str, workdir: str, table: str | None = None, in_place: bool = False) -> dict:
     if not os.path.exists(path):
         raise LoadError(f"No such file: {path}")
     if os.path.isdir(path):
-        return _stage_parquet_folder(db, path)
+        return _stage_parquet_folder(db, path, in_place)
     if os.path.getsize(path) == 0:
         raise LoadError(f"{os.path.basename(path)} is empty (0 bytes). Export it again, with its rows.")
     fmt, gz = sources.detect_format(path)
     if fmt == "parquet":
-        return _stage_parquet(db, path)
+        return _stage_parquet(db, path, in_place)
     if fmt == "duckdb":
         return _stage_duckdb(db, path, table)
     if fmt == "xlsx":
@@ -136,6 +137,21 @@ def _create_raw(db: Database, select_sql: str, params: dict | None = None) -> No
     db.execute("DROP VIEW IF EXISTS raw")
     db.execute(f"CREATE OR REPLACE TABLE raw AS {select_sql}", params)
     db.execute("DROP TABLE IF EXISTS raw_rows")
+
+
+def _raw_in_place(db: Database, select_sql: str, files: list[str]) -> dict:
+    """Make `raw` a view over Parquet files (a view takes no parameters: paths are quoted literals).
+
+    Returns the info entries of a source read in place: its identity (each file's path, size and
+    modification time), which names the data in cache keys instead of a hash of every row.
+    """
+    db.execute(f"CREATE OR REPLACE VIEW raw AS {select_sql}")
+    identity = [(os.path.abspath(f), os.path.getsize(f), os.stat(f).st_mtime_ns) for f in files]
+    return {"in_place": True, "identity": json.dumps(identity)}
+
+
+def _sql_list(files: list[str]) -> str:
+    return "[" + ", ".join(quote_literal(f) for f in files) + "]"
 
 
 def _create_parser_rejects(db: Database, rows: list[tuple[int, str, str]]) -> None:
@@ -219,7 +235,7 @@ def _renumber_around_rejects(db: Database) -> None:
     )
 
 
-def _stage_parquet_folder(db: Database, folder: str) -> dict:
+def _stage_parquet_folder(db: Database, folder: str, in_place: bool = False) -> dict:
     """Every .parquet file under a folder, in path order; row numbers run on from file to file."""
     files = sorted(glob.glob(os.path.join(folder, "**", "*.parquet"), recursive=True))
     if not files:
@@ -233,16 +249,20 @@ def _stage_parquet_folder(db: Database, folder: str) -> dict:
     cols = [c for c, _ in db.columns("read_parquet($files, union_by_name=true)", {"files": files})]
     renamed = sources.unique_names(cols)
     select = ", ".join(f"p.{quote_ident(c)} AS {quote_ident(r)}" for c, r in zip(cols, renamed))
-    _create_raw(
-        db,
-        f"""SELECT o.start + p.file_row_number + 1 AS __row_no, {select}
-            FROM read_parquet($files, union_by_name=true, filename=true, file_row_number=true) p
-            JOIN (SELECT unnest($names) AS filename, unnest($starts) AS start) o USING (filename)
-            ORDER BY __row_no""",
-        {"files": files, "names": [f for f, _ in offsets], "starts": [s for _, s in offsets]},
-    )
+    starts = [s for _, s in offsets]
+    # a view takes no parameters: read in place, the paths and offsets are literals
+    lists = ((_sql_list(files), _sql_list(files), "[" + ", ".join(map(str, starts)) + "]::BIGINT[]") if in_place
+             else ("$files", "$names", "$starts"))
+    sql = f"""SELECT o.start + p.file_row_number + 1 AS __row_no, {select}
+            FROM read_parquet({lists[0]}, union_by_name=true, filename=true, file_row_number=true) p
+            JOIN (SELECT unnest({lists[1]}) AS filename, unnest({lists[2]}) AS start) o USING (filename)"""
+    info = {"format": "parquet folder", "encoding": None, "delimiter": None, "files": len(files)}
+    if in_place:
+        info.update(_raw_in_place(db, sql, files))
+    else:
+        _create_raw(db, sql + " ORDER BY __row_no", {"files": files, "names": files, "starts": starts})
     _create_parser_rejects(db, [])
-    return {"format": "parquet folder", "encoding": None, "delimiter": None, "files": len(files)}
+    return info
 
 
 def _stage_duckdb(db: Database, path: str, table: str | None) -> dict:
@@ -265,19 +285,22 @@ def _stage_duckdb(db: Database, path: str, table: str | None) -> dict:
     return {"format": "duckdb", "encoding": None, "delimiter": None, "table": table}
 
 
-def _stage_parquet(db: Database, path: str) -> dict:
+def _stage_parquet(db: Database, path: str, in_place: bool = False) -> dict:
     cols = [c for c, _ in db.columns("read_parquet($path)", {"path": path})]
     if not cols:
         raise LoadError(f"{os.path.basename(path)} has no columns.")
     renamed = sources.unique_names(cols)
     select = ", ".join(f"{quote_ident(c)} AS {quote_ident(r)}" for c, r in zip(cols, renamed))
-    _create_raw(
-        db,
-        f"SELECT file_row_number + 1 AS __row_no, {select} FROM read_parquet($path, file_row_number=true)",
-        {"path": path},
-    )
+    # a view takes no parameters: read in place, the path is a quoted literal
+    src = quote_literal(path) if in_place else "$path"
+    sql = f"SELECT file_row_number + 1 AS __row_no, {select} FROM read_parquet({src}, file_row_number=true)"
+    info = {"format": "parquet", "encoding": None, "delimiter": None}
+    if in_place:
+        info.update(_raw_in_place(db, sql, [path]))
+    else:
+        _create_raw(db, sql, {"path": path})
     _create_parser_rejects(db, [])
-    return {"format": "parquet", "encoding": None, "delimiter": None}
+    return info
 
 
 def _stage_json(db: Database, path: str, encoding: str, workdir: str) -> dict:

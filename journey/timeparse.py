@@ -150,6 +150,22 @@ def _common_era(ts: str) -> str:
 def text_ts_sql(x: str, date_order: str = "dmy") -> str:
     """SQL parsing the text expression ``x`` in any text form this module knows.
 
+    The usual export form, ``2024-01-31 08:15:00``, is read first without a regular expression: LIKE
+    checks its shape, DuckDB's cast reads it, and the value counts only when it prints back as exactly
+    the same text (a space or a sign in place of a digit does not); years from 2400 (Buddhist era) and
+    every other form go to :func:`thorough_text_ts_sql`, which gives the same answer for the plain form
+    (property-tested), only slower. COALESCE evaluates each later path only for rows still NULL.
+    """
+    # the cast alone would also take a space or a sign in place of a digit: only an exact round trip counts
+    plainest = (f"CASE WHEN {x} LIKE '____-__-__ __:__:__' THEN "
+                f"list_transform([try_cast({x} AS TIMESTAMP)], t -> CASE WHEN CAST(t AS VARCHAR) = {x} "
+                f"AND {x} < '2400' THEN t END)[1] END")
+    return f"coalesce({plainest}, {thorough_text_ts_sql(x, date_order)})"
+
+
+def thorough_text_ts_sql(x: str, date_order: str = "dmy") -> str:
+    """SQL parsing the text expression ``x`` in any text form this module knows, without shortcuts.
+
     Fast paths first (DuckDB's own cast for plain ISO without zone, strptime for the usual day/month
     forms); COALESCE evaluates the later, slower paths only for rows the earlier ones left NULL.
     """
@@ -159,8 +175,11 @@ def text_ts_sql(x: str, date_order: str = "dmy") -> str:
     return f"coalesce({fast}, {_general_text_ts_sql(x, date_order)})"
 
 
-def ts_sql(x: str, fmt: TimeFormat, source_type: str = "VARCHAR") -> str:
-    """SQL turning the column expression ``x`` (of ``source_type``) into a TIMESTAMP, NULL when unreadable."""
+def ts_sql(x: str, fmt: TimeFormat, source_type: str = "VARCHAR", trimmed: bool = False) -> str:
+    """SQL turning the column expression ``x`` (of ``source_type``) into a TIMESTAMP, NULL when unreadable.
+
+    ``trimmed``: ``x`` is already ``trim(CAST(… AS VARCHAR))`` (computed once, in a projection below).
+    """
     st = source_type.upper()
     if fmt.kind == "native":
         if "WITH TIME ZONE" in st or st == "TIMESTAMPTZ":
@@ -177,7 +196,7 @@ def ts_sql(x: str, fmt: TimeFormat, source_type: str = "VARCHAR") -> str:
             micros = f"{exact} * {1_000_000 // per_second}"
         fractional = f"round(try_cast(trim({x}::VARCHAR) AS DOUBLE) * {1_000_000 / per_second})"
         return f"try(make_timestamp(CAST(coalesce({micros}, {fractional}) AS BIGINT)))"
-    text = f"trim(CAST({x} AS VARCHAR))"
+    text = x if trimmed else f"trim(CAST({x} AS VARCHAR))"
     if fmt.kind == "compact":
         y = f"substr({text}, 1, 4)"
         compact = _assemble(

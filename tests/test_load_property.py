@@ -45,3 +45,30 @@ def test_random_bytes_give_a_message_or_a_log(tmp_path_factory, data):
         assert str(e)
         return
     assert log.report.rows_read == log.report.rows_loaded + log.report.rows_rejected
+
+
+PIECES = st.sampled_from(["0", "1", "2", "9", "2024", "2567", "12", "31", "-", "/", " ", "T", ":", ".", "Z", "+02",
+                          "+0530", "a", "1a", "  ", "00", "24", "60", "1999", "0001", "UTC", "2400", "2399"])
+PLAIN = st.builds(lambda y, mo, d, sep, h, mi, s: f"{y:04d}-{mo:02d}-{d:02d}{sep}{h:02d}:{mi:02d}:{s:02d}",
+                  st.integers(0, 9999), st.integers(0, 13), st.integers(0, 32), st.sampled_from([" ", "T"]),
+                  st.integers(0, 25), st.integers(0, 61), st.integers(0, 61))
+NEAR_PLAIN = st.builds(lambda text, i, c: text[:i] + c + text[i + 1:], PLAIN, st.integers(0, 18),
+                       st.sampled_from(["a", " ", "+", "Z", "-", ":", "T", "0"]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(st.one_of(PLAIN, NEAR_PLAIN, st.lists(PIECES, max_size=8).map("".join)), min_size=1,
+                       max_size=20),
+       date_order=st.sampled_from(["dmy", "mdy"]))
+def test_the_plain_time_shortcut_reads_every_text_as_the_thorough_parser_does(values, date_order):
+    from journey.engine import Database
+    from journey.timeparse import text_ts_sql, thorough_text_ts_sql
+
+    db = Database()
+    try:
+        got = db.rows(f"SELECT {text_ts_sql('v', date_order)}, {thorough_text_ts_sql('v', date_order)} "
+                      "FROM (SELECT unnest($values) AS v)", {"values": values})
+    finally:
+        db.close()
+    for value, (fast, thorough) in zip(values, got):
+        assert fast == thorough, value

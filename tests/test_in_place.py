@@ -1,0 +1,123 @@
+"""A Parquet file read in place (``load(..., in_place=True)``, ADR 0013) gives the same answers as a loaded copy."""
+
+import os
+
+import pandas as pd
+import pytest
+
+import journey
+from journey.errors import InvalidParameterError
+
+STEPS = ["page_view", "product_view", "add_to_cart", "purchase"]
+
+
+@pytest.fixture(scope="module")
+def parquet(tmp_path_factory):
+    """The sample shop as Parquet, in time order (not user order), with a few rows to reject."""
+    from tests.conftest import SAMPLE
+
+    df = pd.read_csv(SAMPLE, dtype=str).sort_values("timestamp", kind="stable").reset_index(drop=True)
+    bad = pd.DataFrame([
+        {"user_id": "u-late", "timestamp": "not a time", "event": "page_view"},
+        {"user_id": None, "timestamp": "2024-01-03 10:00:00", "event": "page_view"},
+        {"user_id": "u-late", "timestamp": None, "event": "purchase"},
+    ])
+    df = pd.concat([df.iloc[:500], bad, df.iloc[500:]], ignore_index=True)
+    path = tmp_path_factory.mktemp("pq") / "shop.parquet"
+    df.to_parquet(path, row_group_size=5_000)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def both(parquet):
+    return journey.load(parquet), journey.load(parquet, in_place=True)
+
+
+def test_nothing_is_copied_and_the_report_is_counted_on_demand(both):
+    copied, direct = both
+    assert direct.in_place and not copied.in_place
+    assert direct.db.scalar("SELECT table_type FROM information_schema.tables WHERE table_name = 'events'") == "VIEW"
+    assert not direct._report.ready
+    a, b = copied.report.to_dict(), direct.report.to_dict()
+    a.pop("seconds"), b.pop("seconds")
+    assert a == b
+    assert b["rows_read"] == b["rows_loaded"] + b["rows_rejected"] and b["rows_rejected"] == 3
+    assert b["reject_reasons"] == {"unreadable time": 1, "missing user": 1, "missing time": 1}
+    assert direct.rejects()["row_no"].tolist() == copied.rejects()["row_no"].tolist() == [501, 502, 503]
+
+
+def test_the_events_are_the_same_rows(both):
+    copied, direct = both
+    assert direct.to_pandas().equals(copied.to_pandas())
+
+
+@pytest.mark.parametrize("opts", [
+    {}, {"unit": "sessions"}, {"by": "device"}, {"order": "strict"}, {"order": "any"},
+    {"exclude": ["view_cart"], "window": "1h"},
+])
+def test_funnels_agree(both, opts):
+    copied, direct = both
+    pd.testing.assert_frame_equal(journey.funnel(direct, STEPS, **opts), journey.funnel(copied, STEPS, **opts))
+
+
+def test_filtered_funnels_and_trends_agree(both):
+    copied, direct = both
+    import datetime as dt
+
+    window = dict(start=dt.date(2024, 1, 10), end=dt.date(2024, 2, 20), devices=["mobile"])
+    pd.testing.assert_frame_equal(journey.funnel(direct.where(**window), STEPS),
+                                  journey.funnel(copied.where(**window), STEPS))
+    pd.testing.assert_frame_equal(journey.funnel_trend(direct, STEPS), journey.funnel_trend(copied, STEPS))
+
+
+def test_other_analyses_agree(both):
+    copied, direct = both
+    for f in (journey.overview, journey.stage_funnel, journey.bounce_rate, journey.retention_matrix):
+        pd.testing.assert_frame_equal(f(direct), f(copied), check_dtype=False)
+    for a, b in zip(journey.paths(direct, steps=4), journey.paths(copied, steps=4)):
+        pd.testing.assert_frame_equal(a, b)
+
+
+def test_an_unknown_step_is_still_named(both):
+    _, direct = both
+    with pytest.raises(InvalidParameterError, match="no_such_event"):
+        journey.funnel(direct, ["page_view", "no_such_event"])
+
+
+def test_a_changed_file_is_another_dataset_for_caches(parquet, tmp_path):
+    copy = tmp_path / "copy.parquet"
+    copy.write_bytes(open(parquet, "rb").read())
+    first = journey.load(str(copy), in_place=True).fingerprint()
+    assert journey.load(str(copy), in_place=True).fingerprint() == first
+    os.utime(copy, ns=(1, 1))
+    assert journey.load(str(copy), in_place=True).fingerprint() != first
+
+
+def test_a_parquet_folder_reads_in_place(parquet, tmp_path):
+    df = pd.read_parquet(parquet)
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    df.iloc[:2000].to_parquet(folder / "a.parquet")
+    df.iloc[2000:].to_parquet(folder / "b.parquet")
+    direct, copied = journey.load(str(folder), in_place=True), journey.load(str(folder))
+    assert direct.in_place
+    pd.testing.assert_frame_equal(journey.funnel(direct, STEPS), journey.funnel(copied, STEPS))
+    assert direct.report.rows_read == len(df)
+
+
+def test_other_formats_are_loaded_as_usual(write):
+    log = journey.load(write("e.csv", "user_id,timestamp,event\nu1,2024-01-01 10:00:00,a\n"), in_place=True)
+    assert not log.in_place and log.report.rows_loaded == 1
+
+
+def test_the_cli_reads_parquet_in_place_with_the_same_counts(both, parquet):
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    copied, _ = both
+    out = subprocess.run([sys.executable, "-m", "journey", "funnel", parquet, "--steps", ",".join(STEPS), "--json"],
+                         capture_output=True, text=True, cwd=ROOT, check=True).stdout
+    assert [s["users"] for s in json.loads(out)["steps"]] == journey.funnel(copied, STEPS)["users"].tolist()
