@@ -35,7 +35,7 @@ def parse_size(text: str) -> int:
 
 def make_data(events: int, directory: str) -> dict:
     """Parquet and CSV files of about ``events`` events (reused when present)."""
-    from .engine import Database
+    from .engine import Database, quote_literal
 
     os.makedirs(directory, exist_ok=True)
     base = os.path.join(directory, "base.parquet")
@@ -50,17 +50,20 @@ def make_data(events: int, directory: str) -> dict:
     n_base = db.scalar("SELECT count(*) FROM read_parquet($p)", {"p": base})
     copies = max(1, round(events / n_base))
     if not os.path.exists(parquet):
-        # COPY takes its target as a literal; these are paths the harness made itself
+        # COPY takes its target as a literal; written under another name first, so a run that is stopped
+        # half-way never leaves a file that looks finished
         db.execute(
             f"""COPY (SELECT CASE WHEN k = 0 THEN user_id ELSE user_id || '-' || k END AS user_id,
                              * EXCLUDE (user_id)
                       FROM read_parquet($p), range({copies}) t(k) ORDER BY timestamp, k)
-                TO '{parquet.replace("'", "''")}' (FORMAT parquet, ROW_GROUP_SIZE 1000000)""",
+                TO {quote_literal(parquet + '.partial')} (FORMAT parquet, ROW_GROUP_SIZE 1000000)""",
             {"p": base},
         )
+        os.replace(parquet + ".partial", parquet)
     if not os.path.exists(csv) and events <= 20_000_000:
-        db.execute(f"COPY (SELECT * FROM read_parquet($p)) TO '{csv.replace(chr(39), chr(39) * 2)}' (HEADER)",
+        db.execute(f"COPY (SELECT * FROM read_parquet($p)) TO {quote_literal(csv + '.partial')} (HEADER)",
                    {"p": parquet})
+        os.replace(csv + ".partial", csv)
     rows = db.scalar("SELECT count(*) FROM read_parquet($p)", {"p": parquet})
     db.close()
     return {"label": label, "parquet": parquet, "csv": csv if os.path.exists(csv) else None, "rows": rows}
@@ -90,10 +93,10 @@ def done(extra=""):
 """
 
 
-def step_code(kind: str, data: dict, steps: list[str] | None = None, extra: str = "") -> str:
+def step_code(kind: str, data: dict, steps: list[str] | None = None, extra: str = "", in_place: bool = False) -> str:
     pre = PRELUDE.format(root=ROOT)
     path = data["parquet"]
-    load = f"log = journey.load({path!r})\nt0 = time.perf_counter()\n"
+    load = f"log = journey.load({path!r}, in_place={in_place!r})\nt0 = time.perf_counter()\n"
     bodies = {
         "load_csv": f"t0 = time.perf_counter()\nlog = journey.load({data['csv']!r})\n",
         "load_parquet": f"t0 = time.perf_counter()\nlog = journey.load({path!r})\n",
@@ -151,6 +154,44 @@ def cli_funnel(data: dict, steps: list[str]) -> str:
     """)
 
 
+def app_code(data: dict) -> str:
+    """Streamlit's AppTest in a fresh process, the file declared as a team dataset: the first run loads it;
+    then the Funnels page opens, the device filter changes, and the same filter is chosen again."""
+    return textwrap.dedent(f"""
+        import json, os, resource, sys, tempfile, time
+        sys.path.insert(0, {ROOT!r})
+        folder = tempfile.mkdtemp()
+        with open(os.path.join(folder, "journey.toml"), "w") as f:
+            f.write("[[dataset]]\\nname = \\"Bench\\"\\nsource = " + json.dumps({os.path.abspath(data['parquet'])!r}) + "\\n")
+        os.environ["JOURNEY_CONFIG"] = os.path.join(folder, "journey.toml")
+        from streamlit.testing.v1 import AppTest
+        at = AppTest.from_file(os.path.join({ROOT!r}, "app.py"), default_timeout=3600)
+        times = {{}}
+        def timed(name, action):
+            t0 = time.perf_counter()
+            action()
+            times[name] = time.perf_counter() - t0
+            assert not at.exception, at.exception
+        timed("first run, the team dataset loaded", at.run)
+        assert at.session_state["current_dataset"] == "team:Bench", [e.value for e in at.error]
+        timed("Funnels page opened", lambda: at.switch_page("pages/funnels.py").run())
+        device = lambda: [w for w in at.sidebar.multiselect if w.label == "Device"][0]
+        timed("Funnels page after a device filter change", lambda: device().set_value(["mobile"]).run())
+        timed("Funnels page, all devices again (cached)", lambda: device().set_value([]).run())
+        timed("Funnels page, the same device filter again (cached)", lambda: device().set_value(["mobile"]).run())
+        print(json.dumps({{"seconds": 0, "out": json.dumps(times)}}))
+        print(json.dumps({{"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+    """)
+
+
+def app_rows(data: dict) -> list[dict]:
+    """One AppTest run (each figure is one interaction, so one run), as rows of the table."""
+    mine = measure(app_code(data), 1)
+    return [{"size": data["label"], "rows": data["rows"], "step": f"app: {name}", "seconds": seconds,
+             "process_seconds": mine["process_seconds"], "peak_mb": mine["peak_mb"], "out": ""}
+            for name, seconds in json.loads(mine["out"]).items()]
+
+
 def measure(code: str, runs: int) -> dict:
     inner, outer, peaks, out = [], [], [], ""
     for _ in range(runs):
@@ -176,7 +217,19 @@ def main(argv: list[str] | None = None) -> int:
         runs = args.runs if data["rows"] <= 5_000_000 else 1  # a 10M+ step takes minutes: one run each
         print(f"{data['label']}: {data['rows']:,} events", flush=True)
         plan = []
-        if data["csv"]:
+        if data["rows"] > 20_000_000:
+            # 100M: nothing is copied (a load is many minutes here); each analysis reads the Parquet file
+            # in place in a fresh process, as the CLI does
+            plan = [("4-step funnel, whole CLI process", cli_funnel(data, STEPS4), "ClickHouse windowFunnel (chdb), "
+                     "whole process", clickhouse_funnel(data, STEPS4)),
+                    ("five-stage funnel, read in place", step_code("stages", data, in_place=True), None, None),
+                    ("4-step funnel, ordered, 7 d, read in place", step_code("funnel", data, STEPS4, in_place=True),
+                     None, None),
+                    ("8-step funnel, ordered, 7 d, read in place", step_code("funnel", data, STEPS8, in_place=True),
+                     None, None),
+                    ("weekly retention matrix, read in place", step_code("retention", data, in_place=True), None,
+                     None)]
+        elif data["csv"]:
             plan += [("load CSV", step_code("load_csv", data), "bare DuckDB read_csv", step_code("bare_csv", data))]
         plan += [("load Parquet", step_code("load_parquet", data), "bare DuckDB read_parquet",
                   step_code("bare_parquet", data)),
@@ -193,6 +246,9 @@ def main(argv: list[str] | None = None) -> int:
                  ("transitions", step_code("transitions", data), None, None),
                  ("weekly retention matrix", step_code("retention", data), None, None),
                  ("churn features + clusters", step_code("clusters", data), None, None)]
+        if data["rows"] <= 20_000_000:
+            plan.insert(plan.index(next(p for p in plan if p[0].startswith("4-step funnel, whole CLI"))) + 1,
+                        ("4-step funnel, read in place", step_code("funnel", data, STEPS4, in_place=True), None, None))
         for name, code, ref_name, ref_code in plan:
             mine = measure(code, runs)
             row = {"size": data["label"], "rows": data["rows"], "step": name, **mine}
@@ -208,7 +264,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {name}: {row['seconds']:.2f} s, {row['peak_mb']:.0f} MB"
                   + (f"  vs {row['reference']}: {row['ref_seconds']:.2f} s (× {row['ratio']:.2f})" if ref_code else ""),
                   flush=True)
+        if data["rows"] <= 20_000_000:
+            for row in app_rows(data):
+                results.append(row)
+                print(f"  {row['step']}: {row['seconds']:.2f} s, {row['peak_mb']:.0f} MB", flush=True)
     write_report(results, args.out, args.runs)
+    write_plot(results, os.path.join(os.path.dirname(args.out), "img", "benchmarks.svg"))
     print(f"wrote {args.out}")
     return 0
 
@@ -234,8 +295,41 @@ def write_report(results: list[dict], path: str, runs: int) -> None:
         eq = {True: "yes", False: "NO", None: ""}[r.get("counts_equal")]
         lines.append(f"| {r['rows']:,} | {r['step']} | {r['seconds']:.2f} | {r['peak_mb']:.0f} | {ref or ''} | "
                      + (f"{r['ref_seconds']:.2f} | {r['ratio']:.2f} | {eq} |" if ref else " | | |"))
+    lines += ["", "![Journey's time per step at each size, and the references (log scale)](img/benchmarks.svg)"]
     with open(path, "w", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")
+
+
+def plot_rows(results: list[dict]) -> list[dict]:
+    """One bar per measurement and reference: size, what was timed, by whom, seconds."""
+    rows = []
+    for r in results:
+        rows.append({"events": r["size"], "step": r["step"], "by": "Journey", "seconds": r["seconds"]})
+        if r.get("reference"):
+            rows.append({"events": r["size"], "step": r["step"], "by": r["reference"].split(" (")[0].split(",")[0],
+                         "seconds": r["ref_seconds"]})
+    return rows
+
+
+def write_plot(results: list[dict], path: str) -> None:
+    """docs/img/benchmarks.svg: seconds per step (log scale), one panel per size, references beside."""
+    import altair as alt
+    import pandas as pd
+
+    from .charts import to_svg
+
+    df = pd.DataFrame(plot_rows(results))
+    df = df[df["seconds"] > 0]
+    chart = alt.Chart(df).mark_bar().encode(
+        x=alt.X("seconds:Q", scale=alt.Scale(type="log"), title="seconds (log scale)"),
+        y=alt.Y("step:N", sort=None, title=None),
+        yOffset="by:N",
+        color=alt.Color("by:N", title=None, legend=alt.Legend(orient="top")),
+        tooltip=["events", "step", "by", alt.Tooltip("seconds:Q", format=".2f")],
+    ).properties(width=420).facet(column=alt.Column("events:N", title="events", sort=None))
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(to_svg(chart))
 
 
 if __name__ == "__main__":

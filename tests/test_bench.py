@@ -18,3 +18,25 @@ def test_report_table(tmp_path):
     text = path.read_text()
     assert "| 1,000,000 | 4-step funnel, whole CLI process | 2.00 | 800 | ClickHouse | 1.00 | 2.00 | yes |" in text
     assert "| 1,000,000 | paths, 5 steps | 0.50 | 700 |" in text
+
+
+def test_plot_has_a_bar_for_each_figure_and_reference(tmp_path):
+    from journey.bench import plot_rows, write_plot
+
+    results = [
+        {"size": "1M", "rows": 1_000_000, "step": "4-step funnel, whole CLI process", "seconds": 2.0,
+         "reference": "ClickHouse windowFunnel (chdb), whole process", "ref_seconds": 1.0},
+        {"size": "1M", "rows": 1_000_000, "step": "paths, 5 steps", "seconds": 0.5},
+        {"size": "10M", "rows": 10_000_000, "step": "app: Funnels page opened", "seconds": 1.5},
+    ]
+    assert plot_rows(results) == [
+        {"events": "1M", "step": "4-step funnel, whole CLI process", "by": "Journey", "seconds": 2.0},
+        {"events": "1M", "step": "4-step funnel, whole CLI process", "by": "ClickHouse windowFunnel",
+         "seconds": 1.0},
+        {"events": "1M", "step": "paths, 5 steps", "by": "Journey", "seconds": 0.5},
+        {"events": "10M", "step": "app: Funnels page opened", "by": "Journey", "seconds": 1.5},
+    ]
+    path = tmp_path / "img" / "b.svg"
+    write_plot(results, str(path))
+    svg = path.read_text()
+    assert svg.startswith("<svg") and "ClickHouse windowFunnel" in svg and "paths, 5 steps" in svg
