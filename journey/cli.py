@@ -35,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m journey",
         description="Customer-journey analytics over e-commerce event logs.",
+        epilog="A Parquet file or folder is read in place by the analysis commands (nothing copied; "
+               "`load` and `report` copy it first).",
     )
     parser.add_argument("--version", action="version", version=f"journey {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

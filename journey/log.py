@@ -195,9 +195,10 @@ class EventLog:
             return EVENTS_TABLE
         return EVENTS_NO_SESSIONS if checked else EVENTS_UNCHECKED
 
-    def run(self, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
-        """Run SQL in which ``{events}`` stands for the filtered events relation."""
-        rel, fparams = self.source()
+    def run(self, sql: str, params: dict[str, Any] | None = None, sessions: bool = True) -> pd.DataFrame:
+        """Run SQL in which ``{events}`` stands for the filtered events relation (``sessions`` as in
+        :meth:`source`)."""
+        rel, fparams = self.source(sessions=sessions)
         return self.db.run(sql.replace("{events}", rel), {**fparams, **(params or {})})
 
     def rejects(self) -> pd.DataFrame:

@@ -29,7 +29,7 @@ def _activity_sql(log: EventLog, period: str, start: str, return_event: str | No
         raise InvalidParameterError("period", period, PERIODS)
     if start not in STARTS:
         raise InvalidParameterError("start", start, STARTS)
-    rel, params = log.source()
+    rel, params = log.source(sessions=False)
     params = dict(params)
     buy = _purchase(stage_map, params)
     if return_event in (None, "any"):
@@ -160,7 +160,8 @@ def lifecycle(log: EventLog, *, period: str = "week") -> pd.DataFrame:
             GROUP BY 1, 2
         )
         SELECT CAST(p AS DATE) AS period, status, users FROM statuses ORDER BY period, status
-        """
+        """,
+        sessions=False,
     )
     df["period"] = pd.to_datetime(df["period"]).dt.date
     return df
@@ -201,6 +202,7 @@ def purchase_summary(log: EventLog, stage_map: StageMap | None = None) -> pd.Dat
                (SELECT median(gap) / 86400 FROM ranked WHERE gap IS NOT NULL) AS median_days_between_orders
         """,
         params,
+        sessions=False,
     )
 
 
@@ -222,6 +224,7 @@ def order_gaps(log: EventLog, stage_map: StageMap | None = None) -> pd.DataFrame
         GROUP BY days ORDER BY days
         """,
         params,
+        sessions=False,
     )
 
 
@@ -244,6 +247,7 @@ def retention_rate(log: EventLog, *, start: str, end: str, stage_map: StageMap |
                (SELECT count(*) FROM base JOIN again USING (user_id)) AS retained
         """,
         params,
+        sessions=False,
     )
     df["retention_rate"] = df["retained"] / df["customers_at_start"].where(df["customers_at_start"] > 0)
     return df

@@ -185,6 +185,7 @@ def event_stages(log: EventLog, stage_map: StageMap | None = None) -> pd.DataFra
         FROM {{events}} GROUP BY event ORDER BY events DESC, event
         """,
         params,
+        sessions=False,
     )
 
 
@@ -195,7 +196,7 @@ def user_stages_sql(log: EventLog, stage_map: StageMap | None = None, by: str | 
     t_retention, t_advocacy, stage_no (1–5: the furthest stage whose condition the user meets).
     """
     sm = (stage_map or StageMap()).validate()
-    rel, params = log.source()
+    rel, params = log.source(sessions=False)
     cons, p1 = sm.condition("consideration")
     buy, p2 = sm.condition("purchase")
     adv, p3 = sm.condition("advocacy")
