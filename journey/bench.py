@@ -192,6 +192,31 @@ def app_rows(data: dict) -> list[dict]:
             for name, seconds in json.loads(mine["out"]).items()]
 
 
+def full_plan(data: dict) -> list[tuple]:
+    """Every step at 1M and 10M: the data loaded (copied) in each fresh process, then the step."""
+    plan = []
+    if data["csv"]:
+        plan += [("load CSV", step_code("load_csv", data), "bare DuckDB read_csv", step_code("bare_csv", data))]
+    plan += [("load Parquet", step_code("load_parquet", data), "bare DuckDB read_parquet",
+              step_code("bare_parquet", data)),
+             ("five-stage funnel", step_code("stages", data), None, None),
+             ("4-step funnel, ordered, 7 d", step_code("funnel", data, STEPS4), None, None),
+             ("8-step funnel, ordered, 7 d", step_code("funnel", data, STEPS8), None, None),
+             ("4-step funnel, strict", step_code("funnel", data, STEPS4, ", order='strict'"), None, None),
+             ("4-step funnel, any order", step_code("funnel", data, STEPS4, ", order='any'"), None, None),
+             ("4-step funnel by device", step_code("funnel", data, STEPS4, ", by='device'"), None, None),
+             ("4-step funnel, weekly trend", step_code("trend", data, STEPS4), None, None),
+             ("4-step funnel, whole CLI process", cli_funnel(data, STEPS4), "ClickHouse windowFunnel (chdb), "
+              "whole process", clickhouse_funnel(data, STEPS4)),
+             ("paths, 5 steps", step_code("paths", data), None, None),
+             ("transitions", step_code("transitions", data), None, None),
+             ("weekly retention matrix", step_code("retention", data), None, None),
+             ("churn features + clusters", step_code("clusters", data), None, None)]
+    plan.insert(plan.index(next(p for p in plan if p[0].startswith("4-step funnel, whole CLI"))) + 1,
+                ("4-step funnel, read in place", step_code("funnel", data, STEPS4, in_place=True), None, None))
+    return plan
+
+
 def measure(code: str, runs: int) -> dict:
     inner, outer, peaks, out = [], [], [], ""
     for _ in range(runs):
@@ -216,7 +241,6 @@ def main(argv: list[str] | None = None) -> int:
         data = make_data(size, args.data)
         runs = args.runs if data["rows"] <= 5_000_000 else 1  # a 10M+ step takes minutes: one run each
         print(f"{data['label']}: {data['rows']:,} events", flush=True)
-        plan = []
         if data["rows"] > 20_000_000:
             # 100M: nothing is copied (a load is many minutes here); each analysis reads the Parquet file
             # in place in a fresh process, as the CLI does
@@ -229,26 +253,8 @@ def main(argv: list[str] | None = None) -> int:
                      None, None),
                     ("weekly retention matrix, read in place", step_code("retention", data, in_place=True), None,
                      None)]
-        elif data["csv"]:
-            plan += [("load CSV", step_code("load_csv", data), "bare DuckDB read_csv", step_code("bare_csv", data))]
-        plan += [("load Parquet", step_code("load_parquet", data), "bare DuckDB read_parquet",
-                  step_code("bare_parquet", data)),
-                 ("five-stage funnel", step_code("stages", data), None, None),
-                 ("4-step funnel, ordered, 7 d", step_code("funnel", data, STEPS4), None, None),
-                 ("8-step funnel, ordered, 7 d", step_code("funnel", data, STEPS8), None, None),
-                 ("4-step funnel, strict", step_code("funnel", data, STEPS4, ", order='strict'"), None, None),
-                 ("4-step funnel, any order", step_code("funnel", data, STEPS4, ", order='any'"), None, None),
-                 ("4-step funnel by device", step_code("funnel", data, STEPS4, ", by='device'"), None, None),
-                 ("4-step funnel, weekly trend", step_code("trend", data, STEPS4), None, None),
-                 ("4-step funnel, whole CLI process", cli_funnel(data, STEPS4), "ClickHouse windowFunnel (chdb), "
-                  "whole process", clickhouse_funnel(data, STEPS4)),
-                 ("paths, 5 steps", step_code("paths", data), None, None),
-                 ("transitions", step_code("transitions", data), None, None),
-                 ("weekly retention matrix", step_code("retention", data), None, None),
-                 ("churn features + clusters", step_code("clusters", data), None, None)]
-        if data["rows"] <= 20_000_000:
-            plan.insert(plan.index(next(p for p in plan if p[0].startswith("4-step funnel, whole CLI"))) + 1,
-                        ("4-step funnel, read in place", step_code("funnel", data, STEPS4, in_place=True), None, None))
+        else:
+            plan = full_plan(data)
         for name, code, ref_name, ref_code in plan:
             mine = measure(code, runs)
             row = {"size": data["label"], "rows": data["rows"], "step": name, **mine}
