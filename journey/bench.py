@@ -290,7 +290,8 @@ def write_report(results: list[dict], path: str, runs: int) -> None:
     lines = [
         "# Benchmarks", "",
         f"Measured by `make bench` (`python -m journey.bench`) on {machine}, "
-        f"{time.strftime('%Y-%m-%d')}. Each figure is the median of {runs} runs (one run at 10M and above), each in a fresh "
+        f"{time.strftime('%Y-%m-%d')}. Each figure is " + (f"the median of {runs} runs (one run at 10M and above)" if runs > 1
+                                                      else "one run") + ", each in a fresh "
         "process; memory is the largest peak resident set of those runs. Times are the step itself after the "
         "data is loaded, except the load rows and the whole-process rows.", "",
         "| events | step | Journey s | peak MB | reference | reference s | ratio | counts equal |",
@@ -326,13 +327,16 @@ def write_plot(results: list[dict], path: str) -> None:
 
     df = pd.DataFrame(plot_rows(results))
     df = df[df["seconds"] > 0]
+    sizes = list(dict.fromkeys(df["events"]))
     chart = alt.Chart(df).mark_bar().encode(
-        x=alt.X("seconds:Q", scale=alt.Scale(type="log"), title="seconds (log scale)"),
+        # a log scale has no zero: bars start at 0.05 s
+        x=alt.X("seconds:Q", scale=alt.Scale(type="log", domainMin=0.05), title="seconds (log scale)"),
+        x2=alt.datum(0.05),
         y=alt.Y("step:N", sort=None, title=None),
         yOffset="by:N",
         color=alt.Color("by:N", title=None, legend=alt.Legend(orient="top")),
         tooltip=["events", "step", "by", alt.Tooltip("seconds:Q", format=".2f")],
-    ).properties(width=420).facet(column=alt.Column("events:N", title="events", sort=None))
+    ).properties(width=360).facet(column=alt.Column("events:N", title="events", sort=sizes))
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "wb") as f:
         f.write(to_svg(chart))
