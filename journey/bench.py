@@ -208,12 +208,11 @@ def full_plan(data: dict) -> list[tuple]:
              ("4-step funnel, weekly trend", step_code("trend", data, STEPS4), None, None),
              ("4-step funnel, whole CLI process", cli_funnel(data, STEPS4), "ClickHouse windowFunnel (chdb), "
               "whole process", clickhouse_funnel(data, STEPS4)),
+             ("4-step funnel, read in place", step_code("funnel", data, STEPS4, in_place=True), None, None),
              ("paths, 5 steps", step_code("paths", data), None, None),
              ("transitions", step_code("transitions", data), None, None),
              ("weekly retention matrix", step_code("retention", data), None, None),
              ("churn features + clusters", step_code("clusters", data), None, None)]
-    plan.insert(plan.index(next(p for p in plan if p[0].startswith("4-step funnel, whole CLI"))) + 1,
-                ("4-step funnel, read in place", step_code("funnel", data, STEPS4, in_place=True), None, None))
     return plan
 
 

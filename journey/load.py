@@ -8,7 +8,7 @@ in the ``rejects`` table.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Callable
 
 from .engine import Database, is_duckdb_error, quote_ident
 from .errors import InvalidParameterError, JourneyError, LoadError, MappingError
@@ -98,25 +98,25 @@ def build(
         raise InvalidParameterError("date_order", date_order, DATE_ORDERS)
     started = time.perf_counter()
     overrides = mapping.roles() if isinstance(mapping, Mapping) else (mapping or {})
+    in_place = bool(staged.info.get("in_place"))
     try:
-        log = _build_events(staged, overrides, date_order, session_gap_minutes)
+        mapping, count_report = _build_events(staged, overrides, date_order, session_gap_minutes)
+        counted = None if in_place else count_report()
+        seconds = round(staged.info.get("stage_seconds", 0) + time.perf_counter() - started, 3)
+
+        def report() -> LoadReport:
+            done = counted or count_report()
+            done.source, done.seconds = staged.name, seconds
+            return done
+
+        # read in place, the report is a full pass: counted when first asked for (ADR 0013)
+        return EventLog(staged.db, report if in_place else report(), mapping, source_info=staged.info)
     except JourneyError:
         raise
     except Exception as e:
         if is_duckdb_error(e):
             raise LoadError(f"Could not build the events of {staged.name}: {first_line(e)}") from e
         raise
-    seconds = round(staged.info.get("stage_seconds", 0) + time.perf_counter() - started, 3)
-
-    def named(report: LoadReport) -> LoadReport:
-        report.source, report.seconds = staged.name, seconds
-        return report
-
-    if log.in_place:
-        counted = log._report
-        return EventLog(log.db, lambda: named(counted.get()), log.mapping, source_info=log.source_info)
-    named(log.report)
-    return log
 
 
 def remap(
@@ -144,7 +144,10 @@ def _number(col_sql: str, col_type: str) -> str:
     return f"try_cast(nullif({cleaned}, '') AS DOUBLE)"
 
 
-def _build_events(staged: Staged, overrides: dict, date_order: str, gap_minutes: float) -> EventLog:
+def _build_events(staged: Staged, overrides: dict, date_order: str, gap_minutes: float
+                  ) -> tuple[Mapping, Callable[[], LoadReport]]:
+    """Create the events and rejects (tables, or views over the file when read in place); return the
+    mapping and the function counting the load report."""
     db, info = staged.db, staged.info
     typed = [(c, t) for c, t in db.columns("raw") if c != "__row_no"]
     columns = [c for c, _ in typed]
@@ -257,13 +260,11 @@ def _build_events(staged: Staged, overrides: dict, date_order: str, gap_minutes:
     """
     if info.get("in_place"):
         db.execute("CREATE OR REPLACE VIEW rejects AS " + rejects_sql)
-        return EventLog(db=db, report=lambda: _report(db, info, mapping, fmt, roles, columns), mapping=mapping,
-                        source_info=info)
-    db.execute("CREATE OR REPLACE TABLE rejects AS " + rejects_sql)
-    report = _report(db, info, mapping, fmt, roles, columns)
-    db.execute("DROP VIEW IF EXISTS checked")
-    db.execute("DROP VIEW IF EXISTS parsed")
-    return EventLog(db=db, report=report, mapping=mapping, source_info=info)
+    else:
+        db.execute("CREATE OR REPLACE TABLE rejects AS " + rejects_sql)
+        db.execute("DROP VIEW IF EXISTS checked")
+        db.execute("DROP VIEW IF EXISTS parsed")
+    return mapping, lambda: _report(db, info, mapping, fmt, roles, columns)
 
 
 def _is_unit_price(column: str) -> bool:

@@ -218,7 +218,8 @@ class EventLog:
         """The most frequent values of a column (``(none)`` for missing), most frequent first."""
         df = self.db.run(
             f"SELECT coalesce(CAST({quote_ident(column)} AS VARCHAR), '(none)') AS v, count(*) AS n "
-            f"FROM {quote_ident(self._table(sessions=column == 'session_id'))} GROUP BY 1 ORDER BY n DESC, v LIMIT $limit",
+            f"FROM {quote_ident(self._table(sessions=column == 'session_id'))} "
+            "GROUP BY 1 ORDER BY n DESC, v LIMIT $limit",
             {"limit": int(limit)},
         )
         return df["v"].tolist()

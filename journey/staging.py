@@ -7,6 +7,7 @@ lines are kept in ``parser_rejects`` with their record number and reason (ADR 00
 from __future__ import annotations
 
 import glob
+import itertools
 import json
 import os
 import shutil
@@ -240,27 +241,22 @@ def _stage_parquet_folder(db: Database, folder: str, in_place: bool = False) -> 
     files = sorted(glob.glob(os.path.join(folder, "**", "*.parquet"), recursive=True))
     if not files:
         raise LoadError(f"{folder} is a folder with no .parquet files. Pick a file, or a folder of Parquet files.")
-    counts = db.rows("SELECT file_name, num_rows FROM parquet_file_metadata($files)", {"files": files})
-    rows = dict(counts)
-    offsets, total = [], 0
-    for f in files:
-        offsets.append((f, total))
-        total += int(rows.get(f, 0))
+    rows = dict(db.rows("SELECT file_name, num_rows FROM parquet_file_metadata($files)", {"files": files}))
+    starts = [0, *itertools.accumulate(int(rows.get(f, 0)) for f in files[:-1])]
     cols = [c for c, _ in db.columns("read_parquet($files, union_by_name=true)", {"files": files})]
     renamed = sources.unique_names(cols)
     select = ", ".join(f"p.{quote_ident(c)} AS {quote_ident(r)}" for c, r in zip(cols, renamed))
-    starts = [s for _, s in offsets]
     # a view takes no parameters: read in place, the paths and offsets are literals
-    lists = ((_sql_list(files), _sql_list(files), "[" + ", ".join(map(str, starts)) + "]::BIGINT[]") if in_place
-             else ("$files", "$names", "$starts"))
+    names, offsets = ((_sql_list(files), "[" + ", ".join(map(str, starts)) + "]::BIGINT[]") if in_place
+                      else ("$files", "$starts"))
     sql = f"""SELECT o.start + p.file_row_number + 1 AS __row_no, {select}
-            FROM read_parquet({lists[0]}, union_by_name=true, filename=true, file_row_number=true) p
-            JOIN (SELECT unnest({lists[1]}) AS filename, unnest({lists[2]}) AS start) o USING (filename)"""
+            FROM read_parquet({names}, union_by_name=true, filename=true, file_row_number=true) p
+            JOIN (SELECT unnest({names}) AS filename, unnest({offsets}) AS start) o USING (filename)"""
     info = {"format": "parquet folder", "encoding": None, "delimiter": None, "files": len(files)}
     if in_place:
         info.update(_raw_in_place(db, sql, files))
     else:
-        _create_raw(db, sql + " ORDER BY __row_no", {"files": files, "names": files, "starts": starts})
+        _create_raw(db, sql + " ORDER BY __row_no", {"files": files, "starts": starts})
     _create_parser_rejects(db, [])
     return info
 
