@@ -34,6 +34,19 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def trim_sql(text_sql: str) -> str:
+    """SQL for DuckDB's ``trim`` of a text expression, skipping the copy ``trim`` makes when it would change
+    nothing: an ASCII value (as many bytes as characters) that neither starts nor ends with a space.
+
+    DuckDB's ``trim`` removes Unicode space separators (U+0020, U+00A0, U+3000, …), of which the space is
+    the only ASCII one, so the result is always ``trim(text)``. It is several times faster on clean
+    columns (trim copies every value longer than 12 bytes).
+    """
+    x = text_sql
+    return (f"(CASE WHEN strlen({x}) = length({x}) AND NOT prefix({x}, ' ') AND NOT suffix({x}, ' ') "
+            f"THEN {x} ELSE trim({x}) END)")
+
+
 def quote_literal(text: str) -> str:
     """Quote a string as an SQL literal, for the few statements that take no parameters (ATTACH).
 

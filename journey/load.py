@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
-from .engine import Database, is_duckdb_error, quote_ident
+from .engine import Database, is_duckdb_error, quote_ident, trim_sql
 from .errors import InvalidParameterError, JourneyError, LoadError, MappingError
 from .log import EVENTS_NO_SESSIONS, EVENTS_UNCHECKED, EventLog, LoadReport
 from .schema import ORDERS_EVENT, ROLES, Mapping, check_required, detect_mapping
@@ -134,7 +134,7 @@ def remap(
     return build(staged, mapping, date_order=date_order, session_gap_minutes=session_gap_minutes)
 
 def _text(col_sql: str) -> str:
-    return f"nullif(trim(CAST({col_sql} AS VARCHAR)), '')"
+    return f"nullif({trim_sql(f'CAST({col_sql} AS VARCHAR)')}, '')"
 
 
 def _number(col_sql: str, col_type: str) -> str:
@@ -166,7 +166,7 @@ def _build_events(staged: Staged, overrides: dict, date_order: str, gap_minutes:
     fmt = detect_time_format(db, "raw", q(time_col), types[time_col], date_order)
     # the time as text is computed once, in an inner projection: the parser refers to it many times
     as_text = fmt.kind not in ("native", "epoch")
-    time_pre = f"trim(CAST({q(time_col)} AS VARCHAR))" if as_text else q(time_col)
+    time_pre = trim_sql(f"CAST({q(time_col)} AS VARCHAR)") if as_text else q(time_col)
     ts_expr = ts_sql("__time", fmt, "VARCHAR" if as_text else types[time_col], trimmed=as_text)
     raw_time = "nullif(__time, '')" if as_text else _text("__time")
     event_expr = _text(q(roles["event"])) if "event" in roles else f"'{ORDERS_EVENT}'"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .engine import Database
+from .engine import Database, trim_sql
 
 # Year-first: 2024-03-01, 2024/3/1 10:15, 2567-03-01T10:15:07.123+07:00
 YMD_RE = (
@@ -150,16 +150,16 @@ def _common_era(ts: str) -> str:
 def text_ts_sql(x: str, date_order: str = "dmy") -> str:
     """SQL parsing the text expression ``x`` in any text form this module knows.
 
-    The usual export form, ``2024-01-31 08:15:00``, is read first without a regular expression: LIKE
-    checks its shape, DuckDB's cast reads it, and the value counts only when it prints back as exactly
-    the same text (a space or a sign in place of a digit does not); years from 2400 (Buddhist era) and
-    every other form go to :func:`thorough_text_ts_sql`, which gives the same answer for the plain form
-    (property-tested), only slower. COALESCE evaluates each later path only for rows still NULL.
+    The usual export form, ``2024-01-31 08:15:00``, is read first without a regular expression: a value
+    of 19 bytes is cast by DuckDB and counts only when the timestamp prints back as exactly the same text.
+    DuckDB prints a timestamp as ``YYYY-MM-DD HH:MM:SS`` and longer forms for fractions, years past 9999
+    and BC, so this takes exactly the all-digit plain form (a space or a sign in place of a digit, which
+    the cast alone would take, does not print back). Years from 2400 (Buddhist era) and every other form
+    go to :func:`thorough_text_ts_sql`, which gives the same answer for the plain form (property-tested),
+    only slower. COALESCE evaluates each later path only for rows still NULL.
     """
-    # the cast alone would also take a space or a sign in place of a digit: only an exact round trip counts
-    plainest = (f"CASE WHEN {x} LIKE '____-__-__ __:__:__' THEN "
-                f"list_transform([try_cast({x} AS TIMESTAMP)], t -> CASE WHEN CAST(t AS VARCHAR) = {x} "
-                f"AND {x} < '2400' THEN t END)[1] END")
+    plainest = (f"CASE WHEN strlen({x}) = 19 AND {x} < '2400' THEN list_transform([try_cast({x} AS TIMESTAMP)], "
+                f"t -> CASE WHEN CAST(t AS VARCHAR) = {x} THEN t END)[1] END")
     return f"coalesce({plainest}, {thorough_text_ts_sql(x, date_order)})"
 
 
@@ -196,7 +196,7 @@ def ts_sql(x: str, fmt: TimeFormat, source_type: str = "VARCHAR", trimmed: bool 
             micros = f"{exact} * {1_000_000 // per_second}"
         fractional = f"round(try_cast(trim({x}::VARCHAR) AS DOUBLE) * {1_000_000 / per_second})"
         return f"try(make_timestamp(CAST(coalesce({micros}, {fractional}) AS BIGINT)))"
-    text = x if trimmed else f"trim(CAST({x} AS VARCHAR))"
+    text = x if trimmed else trim_sql(f"CAST({x} AS VARCHAR)")
     if fmt.kind == "compact":
         y = f"substr({text}, 1, 4)"
         compact = _assemble(

@@ -121,3 +121,22 @@ def test_the_cli_reads_parquet_in_place_with_the_same_counts(both, parquet):
     out = subprocess.run([sys.executable, "-m", "journey", "funnel", parquet, "--steps", ",".join(STEPS), "--json"],
                          capture_output=True, text=True, cwd=ROOT, check=True).stdout
     assert [s["users"] for s in json.loads(out)["steps"]] == journey.funnel(copied, STEPS)["users"].tolist()
+
+
+def test_units_sharing_a_hash_are_still_followed_apart():
+    """A log read in place is sorted by the unit's hash: two users with the same hash (made up here)
+    interleave, which the order check must notice and sort out, or a's chain would be cut by b's event."""
+    import numpy as np
+    import pyarrow as pa
+
+    from journey import chains
+
+    table = pa.table({"k": ["a", "b", "a", "b"], "t": [1, 2, 3, 4], "r": [1, 2, 3, 4],
+                      "h": pa.array([7, 7, 7, 7], pa.uint64()), "e": pa.array([0, 0, 1, 1], pa.int8())})
+    events = chains._in_order(table)
+    assert events.order is not None  # the shortcut was refused
+    assert events.text("k", np.arange(4)).to_pylist() == ["a", "a", "b", "b"]
+    assert list(events.unit_no) == [0, 0, 1, 1] and list(events.t) == [1, 3, 2, 4]
+    distinct = pa.table({**{c: table.column(c) for c in ("k", "t", "r", "e")},
+                         "h": pa.array([5, 7, 5, 7], pa.uint64())}).take([0, 2, 1, 3])
+    assert chains._in_order(distinct).order is None  # sorted by hash, one run per user: taken as it is

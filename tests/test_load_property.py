@@ -72,3 +72,22 @@ def test_the_plain_time_shortcut_reads_every_text_as_the_thorough_parser_does(va
         db.close()
     for value, (fast, thorough) in zip(values, got):
         assert fast == thorough, value
+
+
+SPACES = ["", " ", "  ", "\u00a0", "\u3000", "\u2007", "\u202f", "\t", "\n", "\u200b", "\ufeff"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(st.builds(lambda a, core, b: a + core + b, st.sampled_from(SPACES),
+                                 st.text(max_size=20), st.sampled_from(SPACES)), min_size=1, max_size=30))
+def test_the_quick_trim_gives_what_duckdb_trim_gives(values):
+    from journey.engine import Database, trim_sql
+
+    db = Database()
+    try:
+        got = db.rows(f"SELECT v, {trim_sql('v')}, trim(v) FROM (SELECT unnest($values) AS v)", {"values": values})
+    finally:
+        db.close()
+    assert len(got) == len(values)
+    for value, quick, reference in got:
+        assert quick == reference, repr(value)
