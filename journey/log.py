@@ -141,8 +141,11 @@ class EventLog:
         mapping: Mapping,
         filters: Filters | None = None,
         source_info: dict | None = None,
+        memo: dict | None = None,
     ):
         self.db = db
+        # answers about the unfiltered data (distinct values), shared by the log's filtered views
+        self._memo = {} if memo is None else memo
         # a log read in place computes its report when first asked (one holder shared by its filtered views)
         self._report = report if isinstance(report, _Deferred) else _Deferred(report)
         self.mapping = mapping
@@ -172,11 +175,12 @@ class EventLog:
         filters = replace(
             self.filters, start=start, end=end, channels=tuple(channels), devices=tuple(devices), users=tuple(users)
         )
-        return EventLog(self.db, self._report, self.mapping, filters, self.source_info)
+        return EventLog(self.db, self._report, self.mapping, filters, self.source_info, self._memo)
 
     def refine(self, **changes: Any) -> "EventLog":
         """The same log with some filters changed and the others kept (``log.refine(devices=("mobile",))``)."""
-        return EventLog(self.db, self._report, self.mapping, replace(self.filters, **changes), self.source_info)
+        return EventLog(self.db, self._report, self.mapping, replace(self.filters, **changes), self.source_info,
+                        self._memo)
 
     def source(self, sessions: bool = True, checked: bool = True) -> tuple[str, dict[str, Any]]:
         """``(relation_sql, params)``: the filtered events as a parenthesised subquery.
@@ -215,7 +219,16 @@ class EventLog:
         return self.run(sql + (" LIMIT $n" if limit else ""), {"n": int(limit)} if limit else None)
 
     def distinct_values(self, column: str, limit: int = 200) -> list[str]:
-        """The most frequent values of a column (``(none)`` for missing), most frequent first."""
+        """The most frequent values of a column (``(none)`` for missing), most frequent first.
+
+        They do not depend on the filters, and are counted once per loaded log (widgets ask on every rerun).
+        """
+        key = ("distinct_values", column, int(limit))
+        if key not in self._memo:
+            self._memo[key] = self._distinct_values(column, limit)
+        return list(self._memo[key])
+
+    def _distinct_values(self, column: str, limit: int) -> list[str]:
         df = self.db.run(
             f"SELECT coalesce(CAST({quote_ident(column)} AS VARCHAR), '(none)') AS v, count(*) AS n "
             f"FROM {quote_ident(self._table(sessions=column == 'session_id'))} "

@@ -333,3 +333,21 @@ class TestBadFiles:
     def test_damaged_excel(self, write):
         with pytest.raises(LoadError, match="Excel"):
             journey.load(write("bad.xlsx", b"PK\x03\x04 not really a zip"))
+
+
+def test_distinct_values_are_counted_once_per_loaded_log(write):
+    """Widgets ask for them on every rerun: a filtered view reuses the answer, a remapped log counts again."""
+    path = write("d.csv", "user_id,timestamp,event,device,channel\n"
+                          "u1,2024-01-01 10:00:00,view,mobile,ads\nu1,2024-01-01 10:05:00,buy,mobile,ads\n"
+                          "u2,2024-01-02 10:00:00,view,desktop,\nu3,2024-01-03 10:00:00,view,mobile,seo\n")
+    log = journey.load(path)
+    assert log.distinct_values("event") == ["view", "buy"]  # 3 views, 1 buy
+    assert log.distinct_values("channel") == ["ads", "(none)", "seo"]  # 2, then 1 each by name
+    mobile = log.where(devices=["mobile"])
+    assert mobile.distinct_values("device") == ["mobile", "desktop"]  # the unfiltered values, as documented
+    assert mobile._memo is log._memo and ("distinct_values", "event", 200) in log._memo
+    swapped = journey.remap(log, log.mapping.with_overrides({"event": "device"}, log.source_columns()))
+    assert swapped.distinct_values("event") == ["mobile", "desktop"]
+    got = log.distinct_values("event")
+    got.append("changed by the caller")
+    assert log.distinct_values("event") == ["view", "buy"]

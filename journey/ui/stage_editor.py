@@ -10,6 +10,7 @@ from journey.log import EventLog
 from journey.stages import PATTERN_STAGES, StageMap
 
 from . import state
+from .cache import compute
 
 
 def _apply(events: list[str]) -> None:
@@ -61,7 +62,7 @@ def stage_map_editor(log: EventLog) -> None:
         st.form_submit_button("Apply the stage map", type="primary", on_click=_apply, args=(events,))
     if st.session_state.get("stagemap_error"):
         st.error(st.session_state["stagemap_error"])
-    table = journey.event_stages(log, sm)
+    table = compute(journey.event_stages, log, stage_map=sm)
     unmatched = table[table["stage"].isna()]["event"].tolist()
     st.caption("Events that match no stage (they count only as awareness): "
                + (", ".join(unmatched[:30]) if unmatched else "none") + (" …" if len(unmatched) > 30 else ""))
