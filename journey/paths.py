@@ -63,9 +63,11 @@ def stage_of_event_sql(stage_map: StageMap | None, params: dict) -> str:
 
 
 def _sequence_sql(
-    log: EventLog, *, unit: str, collapse: bool, rules, level: str, stage_map: StageMap | None
+    log: EventLog, *, unit: str, collapse: bool, rules, level: str, stage_map: StageMap | None,
+    with_next: bool = False,
 ) -> tuple[str, dict]:
-    """SQL of every unit's sequence: k (unit key), user_id, pos (1…), event, ts, row_no."""
+    """SQL of every unit's sequence: k (unit key), user_id, pos (1…), event, ts, row_no; with ``with_next``
+    also next_event and next_ts (the unit's following step, NULL at its last), from the same window."""
     if unit not in UNITS:
         raise InvalidParameterError("unit", unit, UNITS)
     if level not in ("events", "stages"):
@@ -90,14 +92,17 @@ def _sequence_sql(
         name = _clean_event_sql(_check_rules(rules), params)
         base = rel
     collapse_sql = "WHERE prev IS DISTINCT FROM name" if collapse else ""
+    # over the kept rows (windows come after WHERE): the next step of the collapsed sequence
+    following = ", lead(name) OVER w AS next_event, lead(ts) OVER w AS next_ts" if with_next else ""
     sql = f"""
         SELECT k, user_id, name AS event, ts, row_no,
-               row_number() OVER (PARTITION BY k ORDER BY ts, row_no) AS pos
+               row_number() OVER w AS pos {following}
         FROM (
             SELECT *, lag(name) OVER (PARTITION BY k ORDER BY ts, row_no) AS prev
             FROM (SELECT {key} AS k, user_id, {name} AS name, ts, row_no FROM ({base}) b) named
         ) x
         {collapse_sql}
+        WINDOW w AS (PARTITION BY k ORDER BY ts, row_no)
     """
     return sql, params
 
@@ -175,22 +180,28 @@ def paths(
     """
     sql, params = _paths_sql(log, steps=steps, top=top, from_event=from_event, to_event=to_event, unit=unit,
                              collapse=collapse_repeats, rules=cleaning_rules, level=level, stage_map=stage_map)
-    nodes = log.db.run(
-        f"""{sql}
-        SELECT f.step, f.event, count(*) AS users, count(*) FILTER (WHERE l.len = f.step) AS ends
-        FROM folded f JOIN lengths l USING (k)
-        GROUP BY f.step, f.event ORDER BY f.step, users DESC, f.event
+    # one query, so the sequences (two windows over every event) are computed once for nodes and links
+    both = log.db.run(
+        f"""{sql},
+        nodes AS (
+            SELECT f.step, f.event, count(*) AS users, count(*) FILTER (WHERE l.len = f.step) AS ends
+            FROM folded f JOIN lengths l USING (k) GROUP BY f.step, f.event
+        ),
+        links AS (
+            SELECT a.step, a.event AS source, b.event AS target, count(*) AS users
+            FROM folded a JOIN folded b ON a.k = b.k AND b.step = a.step + 1 GROUP BY ALL
+        )
+        SELECT 'node' AS kind, step, event AS source, NULL AS target, users, ends FROM nodes
+        UNION ALL
+        SELECT 'link', step, source, target, users, NULL FROM links
+        ORDER BY kind DESC, step, users DESC, source, target
         """,
         params,
     )
-    links = log.db.run(
-        f"""{sql}
-        SELECT a.step, a.event AS source, b.event AS target, count(*) AS users
-        FROM folded a JOIN folded b ON a.k = b.k AND b.step = a.step + 1
-        GROUP BY ALL ORDER BY a.step, users DESC, source, target
-        """,
-        params,
-    )
+    is_node = both["kind"] == "node"
+    nodes = (both[is_node].rename(columns={"source": "event"})[["step", "event", "users", "ends"]]
+             .astype({"ends": "int64"}).reset_index(drop=True))
+    links = both[~is_node][["step", "source", "target", "users"]].reset_index(drop=True)
     return nodes, links
 
 
@@ -239,14 +250,15 @@ def transitions(
     share_of_source (transitions ÷ all transitions out of the source, 0–1), median_seconds (between the
     two events). Edges with fewer than ``min_users`` users are left out (shares count every edge).
     """
+    # every event has a time, so next_ts is NULL only after a unit's last step
     seq, params = _sequence_sql(log, unit=unit, collapse=collapse_repeats, rules=cleaning_rules, level="events",
-                                stage_map=None)
+                                stage_map=None, with_next=True)
     return log.db.run(
         f"""
         WITH seq AS ({seq}),
         pairs AS (
-            SELECT a.user_id, a.event AS source, b.event AS target, epoch(b.ts) - epoch(a.ts) AS seconds
-            FROM seq a JOIN seq b ON a.k = b.k AND b.pos = a.pos + 1
+            SELECT user_id, event AS source, next_event AS target, epoch(next_ts) - epoch(ts) AS seconds
+            FROM seq WHERE next_ts IS NOT NULL
         ),
         edges AS (
             SELECT source, target, count(*) AS transitions, count(DISTINCT user_id) AS users,

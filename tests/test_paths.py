@@ -128,6 +128,13 @@ def test_transitions(log):
     assert got[("product_view", "add_to_cart")] == (1, 0.5)
     assert t.set_index(["source", "target"]).loc[("home", "search"), "median_seconds"] == 60.0
     assert len(transitions(log, unit="users", min_users=2)) == 1
+    # a's two product views are one step: its add_to_cart follows the first of them (minute 2 → 4)
+    assert t.set_index(["source", "target"]).loc[("product_view", "add_to_cart"), "median_seconds"] == 120.0
+    assert ("product_view", "product_view") not in got
+    raw = transitions(log, unit="users", collapse_repeats=False).set_index(["source", "target"])
+    assert raw.loc[("product_view", "product_view"), "transitions"] == 1
+    assert raw.loc[("product_view", "add_to_cart"), "median_seconds"] == 60.0
+    assert raw["transitions"].sum() == 4 + 3 + 0 + 1  # each user's events minus one
 
 
 def test_compare_transitions(log):
