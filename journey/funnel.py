@@ -65,8 +65,15 @@ def _check(log: EventLog, steps: list[str], order: str, unit: str, exclude: list
 
 
 def check_known_events(log: EventLog, steps: list[str], exclude: list[str]) -> None:
-    """Raise InvalidParameterError naming the first step or exclusion that is not an event of the log."""
+    """Raise InvalidParameterError naming the first step or exclusion that is not an event of the log
+    (JourneyError when the log has no events at all: every row was rejected)."""
     known = log.distinct_values("event", limit=100_000)
+    if not known:
+        r = log.report
+        why = ", ".join(f"{n:,} {reason}" for reason, n in r.reject_reasons.items()) or "none"
+        raise JourneyError(f"No events were loaded, so there is nothing to count: all {r.rows_read:,} rows were "
+                           f"rejected ({why}). The load report lists the rejected rows with their reasons "
+                           "(python -m journey load FILE --rejects out.csv, or log.rejects()).")
     for name in [*steps, *exclude]:
         if name not in known:
             raise InvalidParameterError("steps" if name in steps else "exclude", name, known)

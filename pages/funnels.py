@@ -7,7 +7,7 @@ from journey import charts
 from journey import format as fmt
 from journey.errors import JourneyError
 from journey.ui import links, shell, people, state, widgets
-from journey.ui.cache import compute
+from journey.ui.cache import compute, compute_csv
 from journey.ui.funnel_controls import funnel_controls
 from journey.ui.stage_editor import stage_map_editor
 
@@ -93,11 +93,12 @@ with steps_tab:
         pick = c1.selectbox("At step", step_names[1:], key="funnel_people_step")
         outcome = c2.radio("Outcome", ["dropped", "converted"], key="funnel_people_outcome", horizontal=True)
         step_no = step_names.index(pick) + 1
-        who = compute(journey.funnel_people, log, steps=spec.steps, step_no=step_no, outcome=outcome,
-                      **spec.options())
+        people_params = dict(steps=spec.steps, step_no=step_no, outcome=outcome, **spec.options())
+        who = compute(journey.funnel_people, log, **people_params)
         st.caption(f"{fmt.count(len(who))} {spec.unit} {outcome} at step {pick}.")
         st.dataframe(who.head(1000), hide_index=True, height=220)
         people.actions(who, label=f"{outcome} at {pick}", file_name=f"{outcome}_at_step_{step_no}.csv",
+                       csv=compute_csv(journey.funnel_people, log, **people_params),
                        key="funnel_people", pick_key="funnel_people")
     except JourneyError as e:
         st.error(str(e))

@@ -107,6 +107,23 @@ def test_funnel_unknown_event_suggests(capsys):
     assert "Did you mean 'purchase'?" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("ext", ["csv", "parquet"])
+def test_a_funnel_on_data_with_no_readable_time_says_why(write, tmp_path, capsys, ext):
+    """Every row rejected: the message says so and gives the reasons, for a copied and a read-in-place log."""
+    path = write("bad.csv", "user_id,timestamp,event\na,soon,view\nb,later,buy\nc,,view\n")
+    if ext == "parquet":
+        import duckdb
+
+        out = str(tmp_path / "bad.parquet")
+        duckdb.execute(f"COPY (SELECT * FROM read_csv('{path}', all_varchar=true)) TO '{out}' (FORMAT parquet)")
+        path = out
+    assert main(["funnel", path, "--steps", "view,buy"]) == 1
+    err = capsys.readouterr().err
+    assert "No events were loaded" in err and "all 3 rows were rejected" in err, err
+    assert "2 unreadable time" in err and "1 missing time" in err, err
+    assert "Allowed values" not in err
+
+
 def test_paths_json(write, capsys):
     path = write("p.csv", "user_id,timestamp,event\na,2024-05-20 10:00,home\na,2024-05-20 10:01,cart\n"
                           "b,2024-05-20 10:00,home\n")

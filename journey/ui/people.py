@@ -30,16 +30,26 @@ def sidebar_note() -> None:
 
 
 
-def actions(df, *, label: str, file_name: str, key: str, pick_key: str) -> None:
-    """Under a list of people: download it as CSV, filter every page to it, open one customer's timeline."""
+def _filter_to(df, label: str) -> None:
+    use_as_filter(sorted(set(df["user_id"])), label)
+
+
+def actions(df, *, label: str, file_name: str, key: str, pick_key: str, csv: bytes | None = None) -> None:
+    """Under a list of people: download it as CSV, filter every page to it, open one customer's timeline.
+
+    ``csv``: the download, when the caller has it cached (``cache.compute_csv``); otherwise written here.
+    The user filter is made only when the button is pressed.
+    """
     from journey import format as fmt
     from journey.export import neutralise_formulas
 
     from .timeline import pick_from
 
+    if csv is None:
+        csv = neutralise_formulas(df).to_csv(index=False).encode("utf-8")
     c1, c2 = st.columns(2)
-    c1.download_button(f"Download {fmt.count(len(df))} (CSV)", neutralise_formulas(df).to_csv(index=False).encode("utf-8"),
+    c1.download_button(f"Download {fmt.count(len(df))} (CSV)", csv,
                        file_name=file_name, mime="text/csv", key=f"{key}_download", icon=":material/download:")
     c2.button("Filter every page to them", key=f"{key}_filter", icon=":material/filter_alt:", disabled=df.empty,
-              on_click=use_as_filter, args=(sorted(set(df["user_id"])), label))
+              on_click=_filter_to, args=(df, label))
     pick_from(df, key=pick_key)
