@@ -9,7 +9,7 @@ from journey import format as fmt
 from journey.canvas import canvas_chart, canvas_html, canvas_markdown, canvas_table_html
 from journey.errors import JourneyError
 from journey.ui import links, people, shell, state
-from journey.ui.cache import compute, picture
+from journey.ui.cache import compute, compute_csv, picture
 from journey.ui.timeline import customer_timeline
 
 SLIDERS = {"paths_steps": (5, 2, 10), "paths_top": (8, 2, 15), "matrix_steps": (6, 2, 12), "matrix_top": (8, 2, 15),
@@ -63,10 +63,11 @@ with tabs[0]:
                     st.session_state["paths_node"] = labels[nodes.index.get_loc(match[0])]
             pick = st.selectbox("Users at a node", links.keep_valid("paths_node", labels), key="paths_node")
             row = nodes.iloc[labels.index(pick)]
-            who = compute(journey.path_users, log, step=int(row["step"]), event=str(row["event"]), **options)
+            node = dict(step=int(row["step"]), event=str(row["event"]), **options)
+            who = compute(journey.path_users, log, **node)
             st.markdown(f"**{fmt.count(len(who))} users** at step {row['step']}, {row['event']}.")
             people.actions(who, label=f"path node {pick}", file_name="path_node_users.csv", key="paths_people",
-                           pick_key="paths_person")
+                           pick_key="paths_person", csv=compute_csv(journey.path_users, log, **node))
     except JourneyError as e:
         st.error(str(e))
     with st.expander("Path cleaning rules (saved with the stage map)"):

@@ -19,9 +19,13 @@ def _cached(name: str, fingerprint: str, params: tuple, _fn: Callable, _log: Eve
     return _fn(_log, **dict(params))
 
 
+def _key(fn: Callable, log: EventLog, params: dict) -> tuple[str, str, tuple]:
+    return f"{fn.__module__}.{fn.__qualname__}", log.fingerprint(), tuple(sorted(params.items()))
+
+
 def compute(fn: Callable, log: EventLog, **params: Any) -> Any:
     """``fn(log, **params)``, cached by (function, content fingerprint, parameters)."""
-    return _cached(f"{fn.__module__}.{fn.__qualname__}", log.fingerprint(), tuple(sorted(params.items())), fn, log)
+    return _cached(*_key(fn, log, params), fn, log)
 
 
 @st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
@@ -34,7 +38,7 @@ def _csv(name: str, fingerprint: str, params: tuple, _fn: Callable, _log: EventL
 def compute_csv(fn: Callable, log: EventLog, **params: Any) -> bytes:
     """The CSV download of ``compute(fn, log, **params)``, cached the same way: a list of a million people
     is written once, not at every rerun of the page."""
-    return _csv(f"{fn.__module__}.{fn.__qualname__}", log.fingerprint(), tuple(sorted(params.items())), fn, log)
+    return _csv(*_key(fn, log, params), fn, log)
 
 
 @st.cache_data(max_entries=32, ttl=3600, show_spinner=False)
