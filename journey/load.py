@@ -16,10 +16,10 @@ from .log import EVENTS_NO_SESSIONS, EVENTS_UNCHECKED, EventLog, LoadReport
 from .schema import ORDERS_EVENT, ROLES, Mapping, check_required, detect_mapping
 from .staging import Staged, first_line, stage
 from .stages import normalised_event_sql, purchase_pattern
-from .timeparse import DATE_ORDERS, detect_time_format, ts_sql
+from .timeparse import DATE_ORDERS, LAMBDA_NAMES, detect_time_format, quick_ts_sql, ts_sql
 
 SESSION_GAP_MINUTES_DEFAULT = 30
-RESERVED = {"row_no", "__time", *ROLES.values()}
+RESERVED = {"row_no", "__time", "__quick", *LAMBDA_NAMES, *ROLES.values()}
 
 
 def load(
@@ -167,7 +167,8 @@ def _build_events(staged: Staged, overrides: dict, date_order: str, gap_minutes:
     # the time as text is computed once, in an inner projection: the parser refers to it many times
     as_text = fmt.kind not in ("native", "epoch")
     time_pre = trim_sql(f"CAST({q(time_col)} AS VARCHAR)") if as_text else q(time_col)
-    ts_expr = ts_sql("__time", fmt, "VARCHAR" if as_text else types[time_col], trimmed=as_text)
+    ts_expr = ts_sql("__time", fmt, "VARCHAR" if as_text else types[time_col], trimmed=as_text, quick="__quick")
+    quick = quick_ts_sql("__time") if as_text else "NULL"
     raw_time = "nullif(__time, '')" if as_text else _text("__time")
     event_expr = _text(q(roles["event"])) if "event" in roles else f"'{ORDERS_EVENT}'"
 
@@ -193,8 +194,8 @@ def _build_events(staged: Staged, overrides: dict, date_order: str, gap_minutes:
     db.execute(
         f"""
         CREATE OR REPLACE VIEW parsed AS
-        SELECT row_no, user_id, {ts_expr} AS ts, * EXCLUDE (row_no, user_id, __time), {raw_time} AS raw_time
-        FROM (
+        SELECT row_no, user_id, {ts_expr} AS ts, * EXCLUDE (row_no, user_id, __time, __quick), {raw_time} AS raw_time
+        FROM (SELECT *, {quick} AS __quick FROM (
             SELECT
                 __row_no AS row_no,
                 {_text(q(roles['user']))} AS user_id,
@@ -207,7 +208,7 @@ def _build_events(staged: Staged, overrides: dict, date_order: str, gap_minutes:
                 {extra_sql}
                 {src_sql}
             FROM raw
-        )
+        ))
         """
     )
     reason = (

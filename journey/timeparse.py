@@ -103,6 +103,10 @@ def _zone_minutes(tz: str) -> str:
     )
 
 
+# the parameters of the parser's lambdas: no column of the table being parsed may have these names
+LAMBDA_NAMES = ("__ymd", "__dmy", "__era", "__plain")
+
+
 def _general_text_ts_sql(x: str, date_order: str) -> str:
     """SQL parsing any text form this module knows by regular expression (the slow, thorough path).
 
@@ -113,19 +117,20 @@ def _general_text_ts_sql(x: str, date_order: str) -> str:
     dmy = f"regexp_extract({x}, {_lit(DMY_RE)}, ['a','b','y','h','mi','s','f','ap'])"
     first, second = ("b", "a") if date_order == "dmy" else ("a", "b")
     ymd_ts = (
-        _assemble(_year("r.y"), "r.mo", "r.d", "r.h", "r.mi", "r.s", "r.f")
-        + f" - to_minutes({_zone_minutes('r.tz')})"
+        _assemble(_year("__ymd.y"), "__ymd.mo", "__ymd.d", "__ymd.h", "__ymd.mi", "__ymd.s", "__ymd.f")
+        + f" - to_minutes({_zone_minutes('__ymd.tz')})"
     )
-    two_digit_year = "(CASE WHEN length(q.y) = 2 THEN (CASE WHEN q.y::INT < 69 THEN 2000 ELSE 1900 END) + q.y::INT"
-    dmy_year = f"{two_digit_year} ELSE {_year('q.y')} END)"
+    two_digit_year = ("(CASE WHEN length(__dmy.y) = 2 THEN (CASE WHEN __dmy.y::INT < 69 THEN 2000 ELSE 1900 END) "
+                      "+ __dmy.y::INT")
+    dmy_year = f"{two_digit_year} ELSE {_year('__dmy.y')} END)"
     hour = (
-        "(CASE WHEN lower(q.ap) = 'pm' AND q.h::INT < 12 THEN (q.h::INT + 12)::VARCHAR "
-        "WHEN lower(q.ap) = 'am' AND q.h::INT = 12 THEN '0' ELSE q.h END)"
+        "(CASE WHEN lower(__dmy.ap) = 'pm' AND __dmy.h::INT < 12 THEN (__dmy.h::INT + 12)::VARCHAR "
+        "WHEN lower(__dmy.ap) = 'am' AND __dmy.h::INT = 12 THEN '0' ELSE __dmy.h END)"
     )
-    dmy_ts = _assemble(dmy_year, f"q.{first}", f"q.{second}", hour, "q.mi", "q.s", "q.f")
+    dmy_ts = _assemble(dmy_year, f"__dmy.{first}", f"__dmy.{second}", hour, "__dmy.mi", "__dmy.s", "__dmy.f")
     names = "[" + ", ".join(_lit(f) for f in MONTH_NAME_FORMATS) + "]"
-    by_dmy = f"list_transform([{dmy}], q -> CASE WHEN q.y <> '' THEN {dmy_ts} END)[1]"
-    by_ymd = f"list_transform([{ymd}], r -> CASE WHEN r.y <> '' THEN {ymd_ts} END)[1]"
+    by_dmy = f"list_transform([{dmy}], __dmy -> CASE WHEN __dmy.y <> '' THEN {dmy_ts} END)[1]"
+    by_ymd = f"list_transform([{ymd}], __ymd -> CASE WHEN __ymd.y <> '' THEN {ymd_ts} END)[1]"
     return f"coalesce({by_ymd}, {by_dmy}, try_strptime({x}, {names}))"
 
 
@@ -142,12 +147,18 @@ def _quick_formats(date_order: str) -> list[str]:
 def _common_era(ts: str) -> str:
     """Move a Buddhist-era timestamp (year 2400 or later) to the common era."""
     return (
-        f"list_transform([{ts}], t -> CASE WHEN year(t) >= {BUDDHIST_ERA_FIRST_YEAR} "
-        f"THEN t - INTERVAL {BUDDHIST_ERA_OFFSET_YEARS} YEAR ELSE t END)[1]"
+        f"list_transform([{ts}], __era -> CASE WHEN year(__era) >= {BUDDHIST_ERA_FIRST_YEAR} "
+        f"THEN __era - INTERVAL {BUDDHIST_ERA_OFFSET_YEARS} YEAR ELSE __era END)[1]"
     )
 
 
-def text_ts_sql(x: str, date_order: str = "dmy") -> str:
+def quick_ts_sql(x: str) -> str:
+    """SQL casting a value of the plain export form's length (19 bytes, year before 2400) with DuckDB's own
+    cast; NULL otherwise. :func:`text_ts_sql` keeps the result only when it prints back as ``x``."""
+    return f"CASE WHEN strlen({x}) = 19 AND {x} < '2400' THEN try_cast({x} AS TIMESTAMP) END"
+
+
+def text_ts_sql(x: str, date_order: str = "dmy", quick: str | None = None) -> str:
     """SQL parsing the text expression ``x`` in any text form this module knows.
 
     The usual export form, ``2024-01-31 08:15:00``, is read first without a regular expression: a value
@@ -157,9 +168,15 @@ def text_ts_sql(x: str, date_order: str = "dmy") -> str:
     the cast alone would take, does not print back). Years from 2400 (Buddhist era) and every other form
     go to :func:`thorough_text_ts_sql`, which gives the same answer for the plain form (property-tested),
     only slower. COALESCE evaluates each later path only for rows still NULL.
+
+    ``quick``: a column holding :func:`quick_ts_sql` of ``x``, computed in a projection below (faster
+    than binding the cast here through a one-element list lambda, which is what happens without it).
     """
-    plainest = (f"CASE WHEN strlen({x}) = 19 AND {x} < '2400' THEN list_transform([try_cast({x} AS TIMESTAMP)], "
-                f"t -> CASE WHEN CAST(t AS VARCHAR) = {x} THEN t END)[1] END")
+    if quick:
+        plainest = f"CASE WHEN CAST({quick} AS VARCHAR) = {x} THEN {quick} END"
+    else:
+        plainest = (f"list_transform([{quick_ts_sql(x)}], "
+                    f"__plain -> CASE WHEN CAST(__plain AS VARCHAR) = {x} THEN __plain END)[1]")
     return f"coalesce({plainest}, {thorough_text_ts_sql(x, date_order)})"
 
 
@@ -175,10 +192,12 @@ def thorough_text_ts_sql(x: str, date_order: str = "dmy") -> str:
     return f"coalesce({fast}, {_general_text_ts_sql(x, date_order)})"
 
 
-def ts_sql(x: str, fmt: TimeFormat, source_type: str = "VARCHAR", trimmed: bool = False) -> str:
+def ts_sql(x: str, fmt: TimeFormat, source_type: str = "VARCHAR", trimmed: bool = False,
+           quick: str | None = None) -> str:
     """SQL turning the column expression ``x`` (of ``source_type``) into a TIMESTAMP, NULL when unreadable.
 
     ``trimmed``: ``x`` is already ``trim(CAST(… AS VARCHAR))`` (computed once, in a projection below).
+    ``quick``: with ``trimmed``, a column holding :func:`quick_ts_sql` of ``x`` (see :func:`text_ts_sql`).
     """
     st = source_type.upper()
     if fmt.kind == "native":
@@ -197,14 +216,15 @@ def ts_sql(x: str, fmt: TimeFormat, source_type: str = "VARCHAR", trimmed: bool 
         fractional = f"round(try_cast(trim({x}::VARCHAR) AS DOUBLE) * {1_000_000 / per_second})"
         return f"try(make_timestamp(CAST(coalesce({micros}, {fractional}) AS BIGINT)))"
     text = x if trimmed else trim_sql(f"CAST({x} AS VARCHAR)")
+    quick = quick if trimmed else None
     if fmt.kind == "compact":
         y = f"substr({text}, 1, 4)"
         compact = _assemble(
             _year(y), f"substr({text}, 5, 2)", f"substr({text}, 7, 2)",
             f"substr({text}, 9, 2)", f"substr({text}, 11, 2)", f"substr({text}, 13, 2)", "''",
         )
-        return f"(CASE WHEN regexp_full_match({text}, '\\d{{8}}(\\d{{6}})?') THEN {compact} ELSE {text_ts_sql(text, fmt.date_order)} END)"
-    return text_ts_sql(text, fmt.date_order)
+        return f"(CASE WHEN regexp_full_match({text}, '\\d{{8}}(\\d{{6}})?') THEN {compact} ELSE {text_ts_sql(text, fmt.date_order, quick)} END)"
+    return text_ts_sql(text, fmt.date_order, quick)
 
 
 def detect_time_format(

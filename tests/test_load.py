@@ -351,3 +351,14 @@ def test_distinct_values_are_counted_once_per_loaded_log(write):
     got = log.distinct_values("event")
     got.append("changed by the caller")
     assert log.distinct_values("event") == ["view", "buy"]
+
+
+def test_columns_named_like_the_time_parsers_variables_load(write):
+    """The time parser binds values to lambda parameters; a column of the same name used to break the load
+    (a file with a column ``r`` failed with a binder error)."""
+    log = journey.load(write("vars.csv", "user_id,timestamp,event,q,r,t,__ymd,__quick\n"
+                                         "u1,2024-03-01 10:00:00,x,1,2,3,4,5\nu1,01/03/2024 11:30,y,1,2,3,4,5\n"))
+    assert log.report.rows_loaded == 2
+    assert {"q", "r", "t"} <= set(log.columns)
+    times = [str(t) for t in log.db.run("SELECT ts FROM events ORDER BY ts").ts]
+    assert times == ["2024-03-01 10:00:00", "2024-03-01 11:30:00"]

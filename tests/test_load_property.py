@@ -62,16 +62,20 @@ NEAR_PLAIN = st.builds(lambda text, i, c: text[:i] + c + text[i + 1:], PLAIN, st
        date_order=st.sampled_from(["dmy", "mdy"]))
 def test_the_plain_time_shortcut_reads_every_text_as_the_thorough_parser_does(values, date_order):
     from journey.engine import Database
-    from journey.timeparse import text_ts_sql, thorough_text_ts_sql
+    from journey.timeparse import quick_ts_sql, text_ts_sql, thorough_text_ts_sql
 
     db = Database()
     try:
-        got = db.rows(f"SELECT {text_ts_sql('v', date_order)}, {thorough_text_ts_sql('v', date_order)} "
-                      "FROM (SELECT unnest($values) AS v)", {"values": values})
+        # both forms of the shortcut: the cast bound in place, and read from a column below (as load does)
+        got = db.rows(f"SELECT {text_ts_sql('v', date_order)}, {text_ts_sql('v', date_order, quick='quick_v')}, "
+                      f"{thorough_text_ts_sql('v', date_order)} "
+                      f"FROM (SELECT v, {quick_ts_sql('v')} AS quick_v FROM (SELECT unnest($values) AS v))",
+                      {"values": values})
     finally:
         db.close()
-    for value, (fast, thorough) in zip(values, got):
+    for value, (fast, from_column, thorough) in zip(values, got):
         assert fast == thorough, value
+        assert from_column == thorough, value
 
 
 SPACES = ["", " ", "  ", "\u00a0", "\u3000", "\u2007", "\u202f", "\t", "\n", "\u200b", "\ufeff"]
