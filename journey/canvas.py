@@ -10,10 +10,9 @@ from __future__ import annotations
 import html
 import math
 
-import pandas as pd
-
 from . import format as fmt
 from .dropoff import average_order_value
+from .lazy import pandas as pd
 from .log import EventLog
 from .stages import STAGES, StageMap, normalised_event_sql, stage_funnel, user_stages_sql
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 
 import altair as alt
-import pandas as pd
+
+from .lazy import pandas as pd
 
 
 def events_per_day_chart(df: pd.DataFrame, height: int = 260) -> alt.Chart:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pandas as pd
 
 from .engine import quote_ident
 from .errors import InvalidParameterError, JourneyError
+from .lazy import pandas as pd
 from .log import EventLog
 from .stages import StageMap, normalised_event_sql, user_stages_sql
 

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import math
 
-import pandas as pd
-
 from .engine import quote_ident
 from .errors import InvalidParameterError
 from .funnel import funnel_units
+from .lazy import pandas as pd
 from .log import EventLog
 from .stages import normalised_event_sql, purchase_pattern
 from .stats import benjamini_hochberg, two_proportion_p, wilson_interval

@@ -16,7 +16,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import duckdb
-import pandas as pd
+
+from .lazy import pandas as pd
 
 DEFAULT_THREADS = max(1, os.cpu_count() or 1)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import pandas as pd
+from .lazy import pandas as pd
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 

@@ -17,11 +17,10 @@ from __future__ import annotations
 import math
 import re
 
-import pandas as pd
-
 from .chains import ordered_starts, ordered_units
 from .engine import quote_ident
 from .errors import InvalidParameterError, JourneyError
+from .lazy import pandas as pd
 from .log import EventLog
 from .stats import wilson_interval
 

@@ -8,9 +8,8 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable
 
-import pandas as pd
-
 from .engine import Database, quote_ident
+from .lazy import pandas as pd
 from .schema import Mapping
 
 EVENTS_TABLE = "events"

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import pandas as pd
-
+from .lazy import pandas as pd
 from .log import EventLog
 from .stages import normalised_event_sql, purchase_pattern
 

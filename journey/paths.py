@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import re
 
-import pandas as pd
-
 from .errors import InvalidParameterError, JourneyError
+from .lazy import pandas as pd
 from .log import EventLog
 from .stages import StageMap, normalised_event_sql
 

@@ -10,13 +10,12 @@ import datetime as dt
 import html
 from collections.abc import Callable
 
-import pandas as pd
-
 from . import format as fmt
 from .canvas import CANVAS_CSS, canvas_table_html, journey_canvas
 from .churn import clusters
 from .dropoff import average_order_value, bounce_rate, cart_abandonment, opportunities
 from .funnel import default_steps, funnel
+from .lazy import pandas as pd
 from .log import EventLog
 from .overview import events_per_day, overview, top_events
 from .retention import retention_matrix

@@ -7,9 +7,8 @@ by definition: the cohort is the customers who started in it.
 
 from __future__ import annotations
 
-import pandas as pd
-
 from .errors import InvalidParameterError
+from .lazy import pandas as pd
 from .log import EventLog
 from .stages import StageMap
 

@@ -14,7 +14,7 @@ import datetime as dt
 import itertools
 import random
 
-import pandas as pd
+from .lazy import pandas as pd
 
 START = dt.datetime(2024, 1, 1)
 DAYS = 91

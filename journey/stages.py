@@ -13,10 +13,9 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 
-import pandas as pd
-
 from .engine import quote_ident
 from .errors import InvalidParameterError, JourneyError
+from .lazy import pandas as pd
 from .log import EventLog
 from .stats import wilson_interval
 

@@ -16,11 +16,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
-
 from . import sources
 from .engine import Database, is_duckdb_error, quote_ident, quote_literal
 from .errors import JourneyError, LoadError
+from .lazy import pandas as pd
 
 PARSER_REASONS = {
     "UNQUOTED VALUE": "broken quoting",

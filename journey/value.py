@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import math
 
-import pandas as pd
-
 from .engine import quote_ident
 from .errors import InvalidParameterError, JourneyError
+from .lazy import pandas as pd
 from .log import EventLog
 from .stages import NPS_PATTERN, StageMap, normalised_event_sql
 

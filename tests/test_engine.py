@@ -59,3 +59,32 @@ def test_locked_down_database_cannot_read_files(write):
     assert journey.overview(log).iloc[0].events == 1  # analyses still work
     remapped = journey.remap(log, {"user": "user_id"})  # re-mapping needs no file either
     assert remapped.report.rows_loaded == 1
+
+
+def test_import_journey_leaves_pandas_until_a_result_needs_it():
+    """pandas is imported on first use (journey.lazy), so scripts start faster; results are DataFrames."""
+    import subprocess
+    import sys
+
+    sample = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "sample_shop.csv")
+    code = (
+        "import sys, journey\n"
+        "print('pandas' in sys.modules)\n"
+        f"log = journey.load({sample!r})\n"
+        "df = journey.funnel(log, ['page_view', 'product_view'])\n"
+        "print('pandas' in sys.modules, type(df).__name__, int(df.users.iloc[0]) > 0)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=os.path.dirname(os.path.dirname(__file__))).stdout.split("\n")
+    assert out[0] == "False"
+    assert out[1] == "True DataFrame True"
+
+
+def test_lazy_module_reads_the_real_module():
+    from journey.lazy import LazyModule
+
+    lazy = LazyModule("json")
+    assert lazy.dumps({"a": 1}) == '{"a": 1}'
+    assert "dumps" in vars(lazy)  # kept after the first read
+    with pytest.raises(AttributeError):
+        lazy.no_such_name
