@@ -73,7 +73,8 @@ def customer_features(log: EventLog, *, as_of=None, stage_map: StageMap | None =
     if as_of is not None:
         log = log.refine(before=pd.Timestamp(as_of).to_pydatetime())
     rel, params = log.source()
-    params = dict(params)
+    plain_rel, plain_params = log.source(sessions=False)
+    params = {**plain_params, **params}
     buy, p = (stage_map or StageMap()).validate().condition("purchase")
     params.update(p)
     params.update({"err": ERROR_PATTERN, "sup": SUPPORT_PATTERN})
@@ -96,14 +97,18 @@ def customer_features(log: EventLog, *, as_of=None, stage_map: StageMap | None =
     if churn_days is not None:
         params["churn_s"] = float(churn_days) * 86400
         churn = "epoch(any_value(ends.t_end)) - epoch(max(e.ts)) >= $churn_s"
+    # Only the main aggregate reads the events with their sessions (for a log read in place, a window
+    # over every event); the parts that need no session read the plain events. Materialised, the events
+    # would have to fit in memory: 100M of them did not in 24 GB.
     df = log.db.run(
         f"""
-        WITH e AS (
+        WITH e AS NOT MATERIALIZED (
             SELECT *, {buy} AS is_buy, coalesce(order_id, '#' || row_no::VARCHAR) AS oid FROM {rel}
         ),
-        ends AS ({'SELECT $as_of::TIMESTAMP AS t_end' if as_of is not None else f'SELECT max(ts) AS t_end FROM {rel}'}),
+        ends AS ({'SELECT $as_of::TIMESTAMP AS t_end' if as_of is not None else f'SELECT max(ts) AS t_end FROM {plain_rel}'}),
         orders AS (
-            SELECT user_id, oid, min(ts) AS ts FROM e WHERE is_buy GROUP BY ALL
+            SELECT user_id, coalesce(order_id, '#' || row_no::VARCHAR) AS oid, min(ts) AS ts
+            FROM {plain_rel} WHERE {buy} GROUP BY ALL
         ),
         gaps AS (
             SELECT user_id, avg(g) / 86400 AS days_between_orders FROM (
@@ -112,7 +117,7 @@ def customer_features(log: EventLog, *, as_of=None, stage_map: StageMap | None =
         ),
         chan AS (
             SELECT user_id, max(n) / sum(n) AS top_channel_share FROM (
-                SELECT user_id, channel, count(*) AS n FROM e GROUP BY ALL) x GROUP BY user_id
+                SELECT user_id, channel, count(*) AS n FROM {plain_rel} GROUP BY ALL) x GROUP BY user_id
         ),
         st AS ({stages_sql})
         SELECT e.user_id,
