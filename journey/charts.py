@@ -9,6 +9,12 @@ import altair as alt
 from .lazy import pandas as pd
 
 
+# Streamlit sizes a chart drawn at the container's width with autosize "fit", which also fits the
+# height, axes included: a heatmap sized by its rows was squashed to a few pixels and lost most row
+# labels. Fitting only the width keeps the height each row needs.
+FIT_WIDTH = {"type": "fit-x", "contains": "padding"}
+
+
 def events_per_day_chart(df: pd.DataFrame, height: int = 260) -> alt.Chart:
     """Events (bars) and active users (line) per day, from :func:`journey.events_per_day`."""
     base = alt.Chart(df).encode(x=alt.X("day:T", title=None))
@@ -291,7 +297,7 @@ def transitions_chart(df: pd.DataFrame, value: str = "share_of_source", height: 
             tooltip=[c for c in ["source", "target", "transitions", "users", "share_of_source", "share_a", "share_b",
                                  "difference", "median_seconds"] if c in df.columns],
         )
-        .properties(height=height or max(200, 22 * len(sources)))
+        .properties(height=height or max(200, 22 * len(sources)), autosize=FIT_WIDTH)
     )
 
 
@@ -308,7 +314,8 @@ def step_matrix_chart(df: pd.DataFrame, height: int | None = None) -> alt.Chart:
         text=alt.Text("share:Q", format=".0%"),
         color=alt.condition("datum.share > 0.5", alt.value("white"), alt.value("#222")),
     )
-    return alt.layer(rect, text).properties(height=height or max(200, 24 * df["event"].nunique()))
+    return alt.layer(rect, text).properties(height=height or max(200, 24 * df["event"].nunique()),
+                                           autosize=FIT_WIDTH)
 
 
 def timeline_chart(df: pd.DataFrame, height: int = 260) -> alt.Chart:
@@ -348,19 +355,22 @@ def retention_heatmap(df: pd.DataFrame, height: int | None = None) -> alt.Chart:
         text=alt.Text("retention:Q", format=".1%"),
         color=alt.condition("datum.retention > 0.35", alt.value("white"), alt.value("#222")),
     )
-    return alt.layer(rect, text).properties(height=height or alt.Step(28))
+    return alt.layer(rect, text).properties(height=height or alt.Step(28), autosize=FIT_WIDTH)
 
 
 def retention_curves_chart(df: pd.DataFrame, average: pd.DataFrame, height: int = 280) -> alt.Chart:
     """One retention curve per cohort (thin) and the weighted average (thick), periods 1+."""
+    # the axis marks whole periods only (left to Vega, a short range got a tick at 1.5 labelled "2")
+    periods = sorted(int(p) for p in df.loc[df["period"] > 0, "period"].unique())
+    x = alt.X("period:Q", title="periods since start", axis=alt.Axis(values=periods, format="d"))
     lines = alt.Chart(df[df["period"] > 0]).mark_line(opacity=0.35).encode(
-        x=alt.X("period:Q", title="periods since start", axis=alt.Axis(tickMinStep=1, format="d")),
+        x=x,
         y=alt.Y("retention:Q", axis=alt.Axis(format="%"), title="retained"),
         color=alt.Color("cohort_label:N", legend=None),
         tooltip=["cohort_label", "period", alt.Tooltip("retention:Q", format=".1%")],
     )
     avg = alt.Chart(average[average["period"] > 0]).mark_line(color="#222", strokeWidth=3, point=True).encode(
-        x="period:Q", y="retention:Q", tooltip=["period", alt.Tooltip("retention:Q", format=".1%", title="average")])
+        x=x, y="retention:Q", tooltip=["period", alt.Tooltip("retention:Q", format=".1%", title="average")])
     return alt.layer(lines, avg).properties(height=height)
 
 

@@ -1,0 +1,28 @@
+"""Chart specs: what Streamlit draws depends on them (sizes, axes), so they are checked as data."""
+
+import pandas as pd
+
+from journey import charts
+
+
+def test_heatmaps_fit_only_the_width_so_each_row_keeps_its_height():
+    """Streamlit's autosize "fit" squashed a heatmap sized by its rows to a few pixels; fit-x keeps it."""
+    rows = [(s, t) for s in "abcdefghijkl" for t in "xy"]
+    df = pd.DataFrame({"source": [s for s, _ in rows], "target": [t for _, t in rows], "transitions": 1, "users": 1,
+                       "share_of_source": 0.5, "median_seconds": 1.0})
+    spec = charts.transitions_chart(df).to_dict()
+    assert spec["autosize"] == {"type": "fit-x", "contains": "padding"}
+    assert spec["height"] == 22 * 12  # 12 sources, 22 px each
+
+    matrix = pd.DataFrame({"step": [1, 1, 2], "event": ["a", "b", "a"], "units": [3, 1, 2], "share": [0.75, 0.25, 1.0]})
+    assert charts.step_matrix_chart(matrix).to_dict()["autosize"]["type"] == "fit-x"
+
+
+def test_retention_curves_mark_whole_periods_only():
+    """Periods 1 and 2 only: the axis had a tick at 1.5, printed "2" twice."""
+    df = pd.DataFrame({"cohort_label": ["2024-01"] * 3 + ["2024-02"] * 2, "period": [0, 1, 2, 0, 1],
+                       "retention": [1.0, 0.2, 0.1, 1.0, 0.3]})
+    average = pd.DataFrame({"period": [0, 1, 2], "retention": [1.0, 0.25, 0.1]})
+    spec = charts.retention_curves_chart(df, average).to_dict()
+    axes = [layer["encoding"]["x"]["axis"] for layer in spec["layer"]]
+    assert all(axis["values"] == [1, 2] for axis in axes)
