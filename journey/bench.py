@@ -251,6 +251,10 @@ def main(argv: list[str] | None = None) -> int:
                     ("8-step funnel, ordered, 7 d, read in place", step_code("funnel", data, STEPS8, in_place=True),
                      None, None),
                     ("weekly retention matrix, read in place", step_code("retention", data, in_place=True), None,
+                     None),
+                    ("paths, 5 steps, read in place", step_code("paths", data, in_place=True), None, None),
+                    ("transitions, read in place", step_code("transitions", data, in_place=True), None, None),
+                    ("churn features + clusters, read in place", step_code("clusters", data, in_place=True), None,
                      None)]
         else:
             plan = full_plan(data)
