@@ -13,7 +13,7 @@ import numpy as np
 from .engine import quote_ident
 from .errors import InvalidParameterError, JourneyError
 from .lazy import pandas as pd
-from .log import EventLog
+from .log import ORDER_KEY, EventLog
 from .stages import StageMap, normalised_event_sql, user_stages_sql
 
 ERROR_PATTERN = r".*(error|fail|failed|failure|exception|timeout|declined|invalid).*"
@@ -37,7 +37,7 @@ def default_churn_days(log: EventLog, stage_map: StageMap | None = None) -> dict
     cond, params = (stage_map or StageMap()).validate().condition("purchase")
     row = log.run(
         f"""
-        WITH o AS (SELECT user_id, coalesce(order_id, '#' || row_no::VARCHAR) AS oid, min(ts) AS ts
+        WITH o AS (SELECT user_id, {ORDER_KEY} AS oid, min(ts) AS ts
                    FROM {{events}} WHERE {cond} GROUP BY ALL),
         g AS (SELECT (epoch(ts) - epoch(lag(ts) OVER (PARTITION BY user_id ORDER BY ts, oid))) / 86400 AS d FROM o)
         SELECT count(d) AS gaps, quantile_cont(d, 0.5) AS p50, quantile_cont(d, 0.9) AS p90 FROM g
@@ -103,11 +103,11 @@ def customer_features(log: EventLog, *, as_of=None, stage_map: StageMap | None =
     df = log.db.run(
         f"""
         WITH e AS NOT MATERIALIZED (
-            SELECT *, {buy} AS is_buy, coalesce(order_id, '#' || row_no::VARCHAR) AS oid FROM {rel}
+            SELECT *, {buy} AS is_buy, {ORDER_KEY} AS oid FROM {rel}
         ),
         ends AS ({'SELECT $as_of::TIMESTAMP AS t_end' if as_of is not None else f'SELECT max(ts) AS t_end FROM {plain_rel}'}),
         orders AS (
-            SELECT user_id, coalesce(order_id, '#' || row_no::VARCHAR) AS oid, min(ts) AS ts
+            SELECT user_id, {ORDER_KEY} AS oid, min(ts) AS ts
             FROM {plain_rel} WHERE {buy} GROUP BY ALL
         ),
         gaps AS (

@@ -11,7 +11,7 @@ from .engine import quote_ident
 from .errors import InvalidParameterError
 from .funnel import funnel_units
 from .lazy import pandas as pd
-from .log import EventLog
+from .log import ORDER_KEY, EventLog
 from .stages import normalised_event_sql, purchase_pattern
 from .stats import benjamini_hochberg, two_proportion_p, wilson_interval
 
@@ -165,7 +165,7 @@ def average_order_value(log: EventLog) -> float:
     """
     v = log.run(
         f"""
-        SELECT sum(revenue) / nullif(count(DISTINCT coalesce(order_id, '#' || row_no::VARCHAR)), 0) AS aov
+        SELECT sum(revenue) / nullif(count(DISTINCT {ORDER_KEY}), 0) AS aov
         FROM {{events}} WHERE regexp_full_match({normalised_event_sql('event')}, $purchase)
         """,
         {"purchase": purchase_pattern()},

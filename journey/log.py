@@ -16,6 +16,8 @@ EVENTS_TABLE = "events"
 EVENTS_NO_SESSIONS = "events_no_sessions"  # a log read in place: its events without the session windows
 EVENTS_UNCHECKED = "events_unchecked"  # … and with rows whose time is unreadable (ts NULL)
 REJECTS_TABLE = "rejects"
+# an order's key: its order_id, or the event's own row when the export has no order id
+ORDER_KEY = "coalesce(order_id, '#' || row_no::VARCHAR)"
 
 
 @dataclass

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .lazy import pandas as pd
-from .log import EventLog
+from .log import ORDER_KEY, EventLog
 from .stages import normalised_event_sql, purchase_pattern
 
 IS_PURCHASE = f"regexp_matches({normalised_event_sql('event')}, $purchase)"
@@ -26,7 +26,7 @@ def overview(log: EventLog) -> pd.DataFrame:
             count(DISTINCT user_id) AS users,
             count(*) AS events,
             count(DISTINCT (user_id, session_id)) AS sessions,
-            count(DISTINCT coalesce(order_id, '#' || row_no::VARCHAR)) FILTER (WHERE {IS_PURCHASE}) AS orders,
+            count(DISTINCT {ORDER_KEY}) FILTER (WHERE {IS_PURCHASE}) AS orders,
             coalesce(sum(revenue) FILTER (WHERE {IS_PURCHASE}), 0) AS revenue,
             count(DISTINCT user_id) FILTER (WHERE {IS_PURCHASE}) AS buyers,
             coalesce(count(DISTINCT user_id) FILTER (WHERE {IS_PURCHASE}) / nullif(count(DISTINCT user_id), 0), 0)

@@ -11,7 +11,7 @@ import re
 
 from .errors import InvalidParameterError, JourneyError
 from .lazy import pandas as pd
-from .log import EventLog
+from .log import ORDER_KEY, EventLog
 from .stages import StageMap, normalised_event_sql
 
 OTHER = "Other"
@@ -83,7 +83,7 @@ def _sequence_sql(
         base = f"""
             SELECT e.*, o.order_rank FROM {rel} e LEFT JOIN (
                 SELECT user_id, oid, row_number() OVER (PARTITION BY user_id ORDER BY first_ts, oid) AS order_rank
-                FROM (SELECT user_id, coalesce(order_id, '#' || row_no::VARCHAR) AS oid, min(ts) AS first_ts
+                FROM (SELECT user_id, {ORDER_KEY} AS oid, min(ts) AS first_ts
                       FROM {rel} WHERE {buy} GROUP BY ALL)
             ) o ON o.user_id = e.user_id AND o.oid = coalesce(e.order_id, '#' || e.row_no::VARCHAR) AND {buy_e}
         """

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .errors import InvalidParameterError
 from .lazy import pandas as pd
-from .log import EventLog
+from .log import ORDER_KEY, EventLog
 from .stages import StageMap
 
 PERIODS = ("week", "month")
@@ -181,7 +181,7 @@ def purchase_summary(log: EventLog, stage_map: StageMap | None = None) -> pd.Dat
     return log.run(
         f"""
         WITH o AS (
-            SELECT user_id, coalesce(order_id, '#' || row_no::VARCHAR) AS oid, min(ts) AS ts, sum(revenue) AS revenue
+            SELECT user_id, {ORDER_KEY} AS oid, min(ts) AS ts, sum(revenue) AS revenue
             FROM {{events}} WHERE {buy} GROUP BY ALL
         ),
         ranked AS (
@@ -216,7 +216,7 @@ def order_gaps(log: EventLog, stage_map: StageMap | None = None) -> pd.DataFrame
     buy = _purchase(stage_map, params)
     return log.run(
         f"""
-        WITH o AS (SELECT user_id, coalesce(order_id, '#' || row_no::VARCHAR) AS oid, min(ts) AS ts
+        WITH o AS (SELECT user_id, {ORDER_KEY} AS oid, min(ts) AS ts
                    FROM {{events}} WHERE {buy} GROUP BY ALL),
         g AS (SELECT epoch(ts) - epoch(lag(ts) OVER (PARTITION BY user_id ORDER BY ts, oid)) AS gap FROM o)
         SELECT floor(gap / 86400)::INT AS days, count(*) AS gaps FROM g WHERE gap IS NOT NULL

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from .engine import quote_ident
 from .errors import InvalidParameterError, JourneyError
 from .lazy import pandas as pd
-from .log import EventLog
+from .log import ORDER_KEY, EventLog
 from .stats import wilson_interval
 
 STAGES = ("awareness", "consideration", "purchase", "retention", "advocacy")
@@ -227,7 +227,7 @@ def user_stages_sql(log: EventLog, stage_map: StageMap | None = None, by: str | 
                    min(ts) FILTER (WHERE is_buy) AS t_purchase
             FROM e GROUP BY user_id
         ), o AS (
-            SELECT user_id, coalesce(order_id, '#' || row_no::VARCHAR) AS o_id, min(ts) AS t_order
+            SELECT user_id, {ORDER_KEY} AS o_id, min(ts) AS t_order
             FROM e WHERE is_buy GROUP BY ALL
         ), ranked AS (
             SELECT o.user_id, o.t_order,

@@ -7,7 +7,7 @@ import math
 from .engine import quote_ident
 from .errors import InvalidParameterError, JourneyError
 from .lazy import pandas as pd
-from .log import EventLog
+from .log import ORDER_KEY, EventLog
 from .stages import NPS_PATTERN, StageMap, normalised_event_sql
 
 CSAT_PATTERN = r"^(csat|csat_?answer(ed)?|csat_?response|satisfaction|satisfaction_?survey|survey_?csat)$"
@@ -28,7 +28,7 @@ RFM_SEGMENTS = [  # (name, rule on r, f, m scores 1-5), first match wins
 def _orders_sql(log: EventLog, stage_map: StageMap | None) -> tuple[str, dict]:
     cond, params = (stage_map or StageMap()).validate().condition("purchase")
     rel, fparams = log.source()
-    return (f"SELECT user_id, coalesce(order_id, '#' || row_no::VARCHAR) AS oid, min(ts) AS ts, "
+    return (f"SELECT user_id, {ORDER_KEY} AS oid, min(ts) AS ts, "
             f"coalesce(sum(revenue), 0) AS revenue FROM {rel} WHERE {cond} GROUP BY ALL", {**params, **fparams})
 
 
