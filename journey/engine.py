@@ -78,6 +78,17 @@ def _used(sql: str, params: Sequence[Any] | Mapping[str, Any] | None):
     return params
 
 
+# a quoted text or identifier (skipped), or a named parameter
+_TOKEN = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\$([A-Za-z_]\w*)")
+
+
+def _as_variables(sql: str, names: set[str]) -> str:
+    """``sql`` with each named parameter ``$name`` in ``names`` read as the session variable ``name``."""
+    def swap(m: re.Match) -> str:
+        return f"getvariable({quote_literal(m.group(1))})" if m.group(1) in names else m.group(0)
+    return _TOKEN.sub(swap, sql)
+
+
 class Database:
     """One DuckDB database file with its own connection.
 
@@ -153,6 +164,25 @@ class Database:
         cur = self.cursor()
         try:
             return cur.execute(sql, _used(sql, params)).df()
+        finally:
+            cur.close()
+
+    def arrow(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
+        """Run one query and return its result as an Arrow table, converted on every thread.
+
+        A prepared statement's result is converted to Arrow on one thread, which took longer than the
+        query itself for millions of rows (2.8 s against 1.6 s for the 6.8M step events of a 10M-event
+        funnel). A relation's is converted in parallel, but a relation takes no bound parameters (and
+        binding them through ``sql(params=…)`` was 20 × slower), so each parameter is bound as a
+        session variable of this call's own cursor and read with ``getvariable``: values still never
+        enter the SQL text. The rows come in the same order as from :meth:`run`.
+        """
+        used = _used(sql, params) or {}
+        cur = self.cursor()
+        try:
+            for name, value in used.items():
+                cur.execute(f"SET VARIABLE {quote_ident(name)} = $value", {"value": value})
+            return cur.sql(_as_variables(sql, set(used))).fetch_arrow_table()
         finally:
             cur.close()
 

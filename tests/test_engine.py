@@ -61,6 +61,20 @@ def test_locked_down_database_cannot_read_files(write):
     assert remapped.report.rows_loaded == 1
 
 
+def test_arrow_binds_parameters_as_values_and_leaves_quoted_text_alone():
+    """Database.arrow reads each parameter from a session variable of its own cursor: the value is data
+    (a hostile one included), ``$a`` inside quotes stays text, and nothing is left set for later queries."""
+    db = Database()
+    db.lock_down()  # hosted mode: variables are still allowed
+    hostile = "x'); DROP TABLE t; --"
+    table = db.arrow("SELECT $a + 1 AS n, '$a' AS text, 1 AS \"$a\", list_contains($names, $h) AS found, $h AS h",
+                     {"a": 41, "names": ["p", hostile], "h": hostile, "unused": 3})
+    assert table.to_pylist() == [{"n": 42, "text": "$a", "$a": 1, "found": True, "h": hostile}]
+    assert db.scalar("SELECT getvariable('a') IS NULL")  # another cursor does not see them
+    rows = "SELECT range AS x FROM range(100000) WHERE range % $m = 0"  # rows come in the order run gives
+    assert db.arrow(rows, {"m": 7}).column("x").to_pylist() == [r[0] for r in db.rows(rows, {"m": 7})]
+
+
 def test_import_journey_leaves_pandas_until_a_result_needs_it():
     """pandas is imported on first use (journey.lazy), so scripts start faster; results are DataFrames."""
     import subprocess
