@@ -40,14 +40,10 @@ def _fetch(log: EventLog, names: list[str], unit: str, by: str | None) -> pa.Tab
     key = "user_id" if unit == "users" else "user_id || chr(31) || session_id"
     grp = f", CAST({quote_ident(by)} AS VARCHAR) AS grp" if by else ""
     hashed, order = (f", hash({key}) AS h", " ORDER BY h, t, r") if log.in_place else ("", "")
-    cur = log.db.cursor()
-    try:
-        sql = (f"SELECT {key} AS k, epoch_us(ts) AS t, row_no AS r{hashed}, "
-               f"CAST(list_position($names, event) - 1 AS TINYINT) AS e {grp} "
-               f"FROM {rel} e WHERE list_contains($names, event){order}")
-        table = cur.execute(sql, {**params, "names": names}).fetch_arrow_table()
-    finally:
-        cur.close()
+    sql = (f"SELECT {key} AS k, epoch_us(ts) AS t, row_no AS r{hashed}, "
+           f"CAST(list_position($names, event) - 1 AS TINYINT) AS e {grp} "
+           f"FROM {rel} e WHERE list_contains($names, event){order}")
+    table = log.db.arrow(sql, {**params, "names": names})
     if table.column("t").null_count:
         table = table.filter(pc.is_valid(table.column("t")))
     return table
@@ -80,11 +76,11 @@ def _in_order(table: pa.Table) -> _Events:
         change = _starts_of_runs(pc.not_equal(k[1:], k[:-1]).to_numpy(zero_copy_only=False))
         later = (t[1:] > t[:-1]) | ((t[1:] == t[:-1]) & (r[1:] > r[:-1]))
         if not (~change[1:] & ~later).any() and _one_run_per_unit(table, k, np.flatnonzero(change)):
-            return _Events(table, None, np.cumsum(change) - 1)
+            return _Events(table, None, _run_numbers(change))
     codes = pc.dictionary_encode(k).indices.to_numpy(zero_copy_only=False)
     order = np.lexsort((r, t, codes))
     codes = codes[order]
-    return _Events(table, order, np.cumsum(_starts_of_runs(codes[1:] != codes[:-1])) - 1 if n else codes)
+    return _Events(table, order, _run_numbers(_starts_of_runs(codes[1:] != codes[:-1])) if n else codes)
 
 
 def _one_run_per_unit(table: pa.Table, k: pa.Array, starts: np.ndarray) -> bool:
@@ -108,6 +104,13 @@ def _starts_of_runs(differs_from_previous: np.ndarray) -> np.ndarray:
     return np.r_[True, differs_from_previous]
 
 
+def _run_numbers(starts: np.ndarray) -> np.ndarray:
+    """Each row's run number (0, 1, …), given where runs start; in 32 bits when they fit (a cumulative sum
+    in 64 bits of a boolean array took ten times as long)."""
+    kind = np.int32 if len(starts) < 2**31 - 1 else np.int64
+    return np.cumsum(starts, dtype=kind) - 1
+
+
 def _first_per_run(positions: np.ndarray, run: np.ndarray) -> np.ndarray:
     """Of increasing ``positions``, the first in each run of equal ``run[positions]``."""
     if not len(positions):
@@ -129,37 +132,34 @@ def _evaluate(log: EventLog, steps: list[str], window: float, exclude: list[str]
         check_known_events(log, steps, exclude)  # absent from the filtered log, or no event at all: raise
     xcount = np.cumsum(np.isin(e, [names.index(x) for x in exclude])) if exclude else None
     index_type = np.int32 if size < 2**31 - 1 else np.int64
-    positions = np.arange(size, dtype=index_type)
-
-    # next_of[j][p]: the first position after p holding step j's event (size when none); index size → size
-    next_of = {}
-    for code in {names.index(s) for s in steps[1:]}:
-        idx = np.where(e == code, positions, size)
-        nxt = np.empty(size + 1, dtype=index_type)
-        nxt[size] = size
-        if size:
-            following = np.minimum.accumulate(idx[::-1])[::-1]
-            nxt[:size - 1] = following[1:]
-            nxt[size - 1] = size
-        next_of[code] = nxt
+    # where each later step's events are, in order; one past the end stands for "none": it belongs to no
+    # unit and lies beyond every window, so a chain reaching it stops without a separate test
+    where = {code: np.r_[np.flatnonzero(e == code), size].astype(index_type)
+             for code in {names.index(s) for s in steps[1:]}}
+    unit_at = np.r_[unit_no, -1]
+    t_at = np.r_[t, np.iinfo(np.int64).max]
+    x_at = np.r_[xcount, -1] if xcount is not None else None
 
     window_us = window * 1e6
-    start = np.flatnonzero(e == names.index(steps[0]))
+    start = np.flatnonzero(e == names.index(steps[0])).astype(index_type)
     owner = unit_no[start]
     chain = [start]
     level = np.ones(len(start), dtype=np.int64)
-    alive = np.ones(len(start), dtype=bool)
+    going = np.arange(len(start))  # the starts whose chain reached the last step followed
     for i in range(1, n):
-        c = next_of[names.index(steps[i])][chain[-1]]
-        ok = alive & (c < size)
-        safe = np.where(ok, c, 0)
-        ok &= unit_no[safe] == owner
-        ok &= (t[safe] - t[start]) <= window_us
-        if xcount is not None:
-            ok &= xcount[safe] == xcount[start]
-        alive = ok
-        level += ok
-        chain.append(np.where(ok, c, size))
+        pos = where[names.index(steps[i])]
+        here = chain[-1][going]
+        # each chain's next event of step i: the first of the step's positions after where it is
+        c = pos[np.minimum(np.searchsorted(pos, here, side="right"), len(pos) - 1)]
+        begin = start[going]
+        ok = (unit_at[c] == owner[going]) & ((t_at[c] - t[begin]) <= window_us)
+        if x_at is not None:
+            ok &= x_at[c] == x_at[begin]
+        going = going[ok]
+        level[going] += 1
+        reached = np.full(len(start), size, dtype=index_type)
+        reached[going] = c[ok]
+        chain.append(reached)
     return events, start, chain, level, owner
 
 
