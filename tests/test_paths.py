@@ -120,6 +120,19 @@ def test_path_users(log):
     assert path_users(log, 1, "home", steps=3)["user_id"].tolist() == ["a", "b", "c"]
 
 
+def test_sessions_of_two_users_sharing_a_session_id_stay_apart():
+    """An export's own session ids may repeat across users: a session is the pair (user, session id).
+    a: view 09:00, cart 09:02 in s1; b: home 09:01 in s1. Taken as one stream, s1 would read view → home → cart."""
+    df = pd.DataFrame({"user_id": ["a", "b", "a"], "session_id": ["s1", "s1", "s1"], "event": ["view", "home", "cart"],
+                       "timestamp": ["2024-05-20 09:00:00", "2024-05-20 09:01:00", "2024-05-20 09:02:00"]})
+    shared = journey.load(df)
+    t = transitions(shared, unit="sessions")
+    assert as_dict(t, "source", "target", "transitions") == {("view", "cart"): 1}
+    assert t["median_seconds"].tolist() == [120.0]
+    nodes, _ = paths(shared, steps=2, unit="sessions")
+    assert as_dict(nodes, "step", "event", "users") == {(1, "view"): 1, (1, "home"): 1, (2, "cart"): 1}
+
+
 def test_transitions(log):
     t = transitions(log, unit="users")
     got = {(r.source, r.target): (r.transitions, r.share_of_source) for r in t.itertuples()}
