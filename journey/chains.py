@@ -163,20 +163,75 @@ def _evaluate(log: EventLog, steps: list[str], window: float, exclude: list[str]
     return events, start, chain, level, owner
 
 
+def _evaluate_any(log: EventLog, steps: list[str], window: float, exclude: list[str], unit: str,
+                  by: str | None):
+    """Every any-order start, as :func:`_evaluate` returns ordered chains, keeping the starts that reach step 1.
+
+    Semantics of ``journey.funnel`` (DESIGN.md): every event of a step may start; from it, the first event
+    of each step at or after it (in event order) is taken; the first i steps are reached when all of them
+    occur, the latest within the window of the start, and no excluded event comes before the latest.
+    ``chain[i - 1]`` is that latest event's position, so its time is the time step i was completed.
+    The steps are distinct (``funnel`` refuses repeats in any order) and not exclusions.
+    """
+    n = len(steps)
+    names = [*steps, *exclude]
+    events = _in_order(_fetch(log, names, unit, by))
+    t, e, unit_no = events.t, events.e, events.unit_no
+    size = len(t)
+    if (np.bincount(e, minlength=len(names)) == 0).any():
+        from .funnel import check_known_events  # funnel.py imports this module
+
+        check_known_events(log, steps, exclude)
+    index_type = np.int32 if size < 2**31 - 1 else np.int64
+    unit_at = np.r_[unit_no, -1]  # position size: "none", in no unit and beyond every window
+    t_at = np.r_[t, np.iinfo(np.int64).max]
+
+    positions = np.arange(size, dtype=index_type)
+
+    def first_from(starts: np.ndarray, owners: np.ndarray, holds: np.ndarray) -> np.ndarray:
+        """For each start, the first position at or after it where ``holds`` is true, in the same unit.
+
+        Every step event starts, so one backward running minimum over all positions (sequential) is
+        faster than a binary search per start."""
+        following = np.minimum.accumulate(np.where(holds, positions, size)[::-1])[::-1]
+        found = following[starts]
+        return np.where(unit_at[found] == owners, found, size)
+
+    window_us = window * 1e6
+    start = np.flatnonzero(e < n).astype(index_type)  # the steps' codes are 0 … n-1
+    owner = unit_no[start]
+    next_x = first_from(start, owner, e >= n) if exclude else None
+    level = np.zeros(len(start), dtype=np.int64)
+    good = np.ones(len(start), dtype=bool)
+    latest = np.zeros(len(start), dtype=index_type)
+    chain = []
+    for j in range(n):
+        latest = np.maximum(latest, first_from(start, owner, e == j))  # size once a step is missing
+        good &= (latest < size) & ((t_at[latest] - t[start]) <= window_us)
+        if next_x is not None:
+            good &= next_x > latest
+        level += good
+        chain.append(np.where(good, latest, size).astype(index_type))
+    keep = level >= 1
+    return events, start[keep], [c[keep] for c in chain], level[keep], owner[keep]
+
+
 def _name(log: EventLog, *key) -> str:
     return "__funnel_" + hashlib.sha1(repr((log.fingerprint(), *key)).encode()).hexdigest()[:16]
 
 
-def ordered_starts(log: EventLog, steps: list[str], window: float, exclude: list[str], unit: str) -> str:
-    """Every possible chain start of an ordered funnel with the level its chain reaches.
+def chain_starts(log: EventLog, steps: list[str], window: float, exclude: list[str], unit: str,
+                 order: str = "ordered") -> str:
+    """Every possible start of an ordered or any-order funnel with the level it reaches (any-order starts
+    that reach no step are left out).
 
     Returns
     -------
     str: the quoted name of a kept frame with k (the unit), t_start (timestamp) and level (1…n).
     """
-    name = _name(log, "starts", steps, window, exclude, unit)
+    name = _name(log, "starts", order, steps, window, exclude, unit)
     if not log.db.has_frame(name):
-        events, start, _, level, _ = _evaluate(log, steps, window, exclude, unit, None)
+        events, start, _, level, _ = EVALUATE[order](log, steps, window, exclude, unit, None)
         t = events.t
         log.db.keep_frame(name, pa.table({
             "k": events.text("k", start),
@@ -186,21 +241,22 @@ def ordered_starts(log: EventLog, steps: list[str], window: float, exclude: list
     return quote_ident(name)
 
 
-def ordered_units(log: EventLog, steps: list[str], window: float, exclude: list[str], unit: str,
-                  by: str | None) -> str:
-    """Evaluate an ordered funnel and return the name of a table with one row per unit that did step 1.
+def chain_units(log: EventLog, steps: list[str], window: float, exclude: list[str], unit: str,
+                by: str | None, order: str = "ordered") -> str:
+    """Evaluate an ordered or any-order funnel; the name of a table with one row per unit that reached step 1.
 
     Returns
     -------
     str: the quoted name of a frame kept in the log's database (see ``Database.keep_frame``) with k, grp,
-    level, first_start, at_i, ar_i (i = 1…n) and d_i (i = 2…n), as in :func:`journey.funnel.funnel_units`.
+    level, first_start, at_i, ar_i (i = 1…n; ar_i NULL in any order) and d_i (i = 2…n), as in
+    :func:`journey.funnel.funnel_units`.
     """
     n = len(steps)
-    name = _name(log, "units", steps, window, exclude, unit, by)
+    name = _name(log, "units", order, steps, window, exclude, unit, by)
     if log.db.has_frame(name):
         return quote_ident(name)
 
-    events, start, chain, level, owner = _evaluate(log, steps, window, exclude, unit, by)
+    events, start, chain, level, owner = EVALUATE[order](log, steps, window, exclude, unit, by)
     t, r = events.t, events.r
 
     # per unit: starts are in position order, so a unit's starts are one run and its first is its earliest
@@ -222,7 +278,7 @@ def ordered_units(log: EventLog, steps: list[str], window: float, exclude: list[
         pos = chain[i - 1][first]
         at[rows], ar[rows], has[rows] = t[pos], r[pos], True
         columns[f"at_{i}"] = pa.array(at, mask=~has, type=pa.timestamp("us"))
-        columns[f"ar_{i}"] = pa.array(ar, mask=~has)
+        columns[f"ar_{i}"] = pa.array(ar, mask=~has) if order == "ordered" else pa.nulls(len(units), pa.int64())
         if i > 1:
             prev = chain[i - 2][first]
             d = np.full(len(units), np.nan)
@@ -236,3 +292,6 @@ def ordered_units(log: EventLog, steps: list[str], window: float, exclude: list[
         columns["grp"] = pa.nulls(len(units), pa.string())
     log.db.keep_frame(name, pa.table(columns))
     return quote_ident(name)
+
+
+EVALUATE = {"ordered": _evaluate, "any": _evaluate_any}

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import re
 
-from .chains import ordered_starts, ordered_units
+from .chains import EVALUATE, chain_starts, chain_units
 from .engine import quote_ident
 from .errors import InvalidParameterError, JourneyError
 from .lazy import pandas as pd
@@ -52,7 +52,7 @@ def _check(log: EventLog, steps: list[str], order: str, unit: str, exclude: list
         raise InvalidParameterError("unit", unit, UNITS)
     if trend is not None and trend not in PERIODS:
         raise InvalidParameterError("trend", trend, PERIODS)
-    if order != "ordered":  # an ordered funnel checks its events as it reads them (chains.py): no extra pass
+    if order not in EVALUATE:  # chains.py checks the events as it reads them: no extra pass
         check_known_events(log, steps, exclude)
     clash = set(steps) & set(exclude)
     if clash:
@@ -195,8 +195,8 @@ def funnel_units(
     exclude = list(exclude or [])
     window_s = parse_window(window)
     _check(log, steps, order, unit, exclude, by, None)
-    if order == "ordered":
-        return f"SELECT * FROM {ordered_units(log, steps, window_s, exclude, unit, by)}", {}
+    if order in EVALUATE:  # ordered and any order: one pass in chains.py
+        return f"SELECT * FROM {chain_units(log, steps, window_s, exclude, unit, by, order)}", {}
     return _units_sql(log, steps, window_s, order, unit, exclude, by)
 
 
@@ -339,8 +339,8 @@ def funnel_trend(
     if period not in PERIODS:
         raise InvalidParameterError("period", period, PERIODS)
     n = len(steps)
-    if order == "ordered":
-        starts, params = f"SELECT * FROM {ordered_starts(log, steps, window_s, exclude, unit)}", {}
+    if order in EVALUATE:
+        starts, params = f"SELECT * FROM {chain_starts(log, steps, window_s, exclude, unit, order)}", {}
     else:
         starts, params = _starts_sql(log, steps, window_s, order, unit, exclude, None)
     df = log.db.run(
