@@ -107,8 +107,7 @@ def _starts_of_runs(differs_from_previous: np.ndarray) -> np.ndarray:
 def _run_numbers(starts: np.ndarray) -> np.ndarray:
     """Each row's run number (0, 1, …), given where runs start; in 32 bits when they fit (a cumulative sum
     in 64 bits of a boolean array took ten times as long)."""
-    kind = np.int32 if len(starts) < 2**31 - 1 else np.int64
-    return np.cumsum(starts, dtype=kind) - 1
+    return np.cumsum(starts, dtype=_index_type(len(starts))) - 1
 
 
 def _first_per_run(positions: np.ndarray, run: np.ndarray) -> np.ndarray:
@@ -119,30 +118,47 @@ def _first_per_run(positions: np.ndarray, run: np.ndarray) -> np.ndarray:
     return positions[np.r_[True, runs[1:] != runs[:-1]]]
 
 
+def _read(log: EventLog, names: list[str], steps: list[str], exclude: list[str], unit: str,
+          by: str | None) -> _Events:
+    """The events named in ``names`` in (unit, time, row) order; raises when a step or exclusion is not
+    an event of the filtered log (or there is no event at all)."""
+    events = _in_order(_fetch(log, names, unit, by))
+    if (np.bincount(events.e, minlength=len(names)) == 0).any():
+        from .funnel import check_known_events  # funnel.py imports this module
+
+        check_known_events(log, steps, exclude)
+    return events
+
+
+def _index_type(size: int) -> type:
+    """The integer type of positions among ``size`` events: 32 bits when they fit."""
+    return np.int32 if size < 2**31 - 1 else np.int64
+
+
+def _past_the_end(events: _Events) -> tuple[np.ndarray, np.ndarray]:
+    """Each position's unit and time, with one more position, ``len(events.t)``, standing for "none": it
+    belongs to no unit and lies beyond every window, so a chain reaching it stops without a separate test."""
+    return np.r_[events.unit_no, -1], np.r_[events.t, np.iinfo(np.int64).max]
+
+
 def _evaluate(log: EventLog, steps: list[str], window: float, exclude: list[str], unit: str, by: str | None):
     """Follow every chain: (events, start positions, chain positions per step, level per start, unit per start)."""
     n = len(steps)
     names = list(dict.fromkeys([*steps, *exclude]))
-    events = _in_order(_fetch(log, names, unit, by))
-    t, e, unit_no = events.t, events.e, events.unit_no
+    events = _read(log, names, steps, exclude, unit, by)
+    t, e = events.t, events.e
     size = len(t)
-    if (np.bincount(e, minlength=len(names)) == 0).any():
-        from .funnel import check_known_events  # funnel.py imports this module
-
-        check_known_events(log, steps, exclude)  # absent from the filtered log, or no event at all: raise
     xcount = np.cumsum(np.isin(e, [names.index(x) for x in exclude])) if exclude else None
-    index_type = np.int32 if size < 2**31 - 1 else np.int64
-    # where each later step's events are, in order; one past the end stands for "none": it belongs to no
-    # unit and lies beyond every window, so a chain reaching it stops without a separate test
+    index_type = _index_type(size)
+    # where each later step's events are, in order, ending with the position "none" (see _past_the_end)
     where = {code: np.r_[np.flatnonzero(e == code), size].astype(index_type)
              for code in {names.index(s) for s in steps[1:]}}
-    unit_at = np.r_[unit_no, -1]
-    t_at = np.r_[t, np.iinfo(np.int64).max]
+    unit_at, t_at = _past_the_end(events)
     x_at = np.r_[xcount, -1] if xcount is not None else None
 
     window_us = window * 1e6
     start = np.flatnonzero(e == names.index(steps[0])).astype(index_type)
-    owner = unit_no[start]
+    owner = events.unit_no[start]
     chain = [start]
     level = np.ones(len(start), dtype=np.int64)
     going = np.arange(len(start))  # the starts whose chain reached the last step followed
@@ -175,17 +191,11 @@ def _evaluate_any(log: EventLog, steps: list[str], window: float, exclude: list[
     """
     n = len(steps)
     names = [*steps, *exclude]
-    events = _in_order(_fetch(log, names, unit, by))
+    events = _read(log, names, steps, exclude, unit, by)
     t, e, unit_no = events.t, events.e, events.unit_no
     size = len(t)
-    if (np.bincount(e, minlength=len(names)) == 0).any():
-        from .funnel import check_known_events  # funnel.py imports this module
-
-        check_known_events(log, steps, exclude)
-    index_type = np.int32 if size < 2**31 - 1 else np.int64
-    unit_at = np.r_[unit_no, -1]  # position size: "none", in no unit and beyond every window
-    t_at = np.r_[t, np.iinfo(np.int64).max]
-
+    index_type = _index_type(size)
+    unit_at, t_at = _past_the_end(events)
     positions = np.arange(size, dtype=index_type)
 
     def first_from(starts: np.ndarray, owners: np.ndarray, holds: np.ndarray) -> np.ndarray:
