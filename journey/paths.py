@@ -84,11 +84,11 @@ def _sequence_sql(
         buy_e, _ = (stage_map or StageMap()).validate().condition("purchase", "e.event")
         # a purchase's order number (1, 2, …) follows the time of each order's first event
         base = f"""
-            SELECT e.*, o.order_rank FROM {rel} e LEFT JOIN (
+            SELECT e.*, o.order_rank FROM (SELECT *, {ORDER_KEY} AS oid FROM {rel}) e LEFT JOIN (
                 SELECT user_id, oid, row_number() OVER (PARTITION BY user_id ORDER BY first_ts, oid) AS order_rank
                 FROM (SELECT user_id, {ORDER_KEY} AS oid, min(ts) AS first_ts
                       FROM {rel} WHERE {buy} GROUP BY ALL)
-            ) o ON o.user_id = e.user_id AND o.oid = coalesce(e.order_id, '#' || e.row_no::VARCHAR) AND {buy_e}
+            ) o ON o.user_id = e.user_id AND o.oid = e.oid AND {buy_e}
         """
     else:
         name = _clean_event_sql(_check_rules(rules), params)
