@@ -1,8 +1,9 @@
 """Modules imported on first use.
 
 pandas is most of the time ``import journey`` takes (about 0.6 s of 0.8 s). The analyses need it only
-to hand back their result, so the modules refer to it through :data:`pandas` below, and the command
-line imports it on a background thread while DuckDB reads the data (``journey.cli``).
+to hand back their result, so the modules refer to it through :data:`pandas` below: a notebook that
+imports journey pays for pandas only when it runs something. (A command still imports it early: DuckDB's
+Python client does so at the first bound parameter; ADR 0013.)
 """
 
 from __future__ import annotations
