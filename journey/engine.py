@@ -12,7 +12,7 @@ import shutil
 import tempfile
 import threading
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import duckdb
@@ -133,6 +133,7 @@ class Database:
         self._con = duckdb.connect(path, read_only=read_only, config=config)
         self._lock = threading.Lock()
         self._frames: dict[str, Any] = {}
+        self._kept: dict[Any, Any] = {}
         self._finalizer = weakref.finalize(self, _cleanup, self._con, self._owned_dir)
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
@@ -158,6 +159,22 @@ class Database:
     def has_frame(self, name: str) -> bool:
         """True while a frame kept by :meth:`keep_frame` is still kept."""
         return name in self._frames
+
+    def remember(self, key: Any, compute: Callable[[], Any], most: int = 4) -> Any:
+        """``compute()``, kept for the next call with the same ``key`` (the ``most`` latest are kept).
+
+        For results in numpy that later calls reuse (the steps of a Sankey, then the users of a node).
+        """
+        with self._lock:
+            if key in self._kept:
+                self._kept[key] = self._kept.pop(key)
+                return self._kept[key]
+        value = compute()
+        with self._lock:
+            self._kept[key] = value
+            while len(self._kept) > most:
+                self._kept.pop(next(iter(self._kept)))
+        return value
 
     def run(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pd.DataFrame:
         """Run one statement with bound parameters and return the result as a DataFrame."""

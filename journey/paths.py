@@ -7,8 +7,10 @@ consecutive repeats collapsed into one.
 
 from __future__ import annotations
 
+import hashlib
 import re
 
+from . import sequence
 from .errors import InvalidParameterError, JourneyError
 from .lazy import pandas as pd
 from .log import ORDER_KEY, EventLog
@@ -110,19 +112,41 @@ def _sequence_sql(
     return sql, params
 
 
-def _paths_sql(log, *, steps, top, from_event, to_event, unit, collapse, rules, level, stage_map):
+def _check_paths(log: EventLog, *, steps, from_event, to_event, unit, rules, level) -> list[tuple[str, str]]:
+    """Refuse what :func:`paths` cannot show; the cleaning rules, checked."""
     if not 1 <= steps <= MAX_STEPS:
         raise JourneyError(f"Paths show 1 to {MAX_STEPS} steps; got {steps}.")
     if from_event and to_event:
         raise JourneyError("Choose paths after an event or paths before an event, not both.")
+    if unit not in UNITS:
+        raise InvalidParameterError("unit", unit, UNITS)
+    if level not in ("events", "stages"):
+        raise InvalidParameterError("level", level, ["events", "stages"])
+    anchor_event = from_event or to_event
+    if anchor_event and level == "events" and not rules:
+        known = set(log.distinct_values("event", limit=100_000))
+        if anchor_event not in known:
+            raise InvalidParameterError("from" if from_event else "to", anchor_event, sorted(known))
+    return _check_rules(rules)
+
+
+def _path_steps(log: EventLog, *, steps, from_event, to_event, unit, collapse, rules) -> sequence.PathSteps:
+    """The steps of every unit's path at event level, from one pass in numpy (ADR 0014), kept for the
+    next call with the same log and parameters (the users of a node ask again)."""
+    key = ("path_steps", log.fingerprint(), unit, collapse, tuple(rules), steps, from_event, to_event)
+    return log.db.remember(key, lambda: sequence.path_steps(
+        sequence.read(log, unit, collapse, rules), steps, from_event or to_event, after=bool(from_event)))
+
+
+def _paths_sql(log, *, steps, top, from_event, to_event, unit, collapse, rules, level, stage_map):
+    """SQL with the CTEs seq, stepped, lengths, ranked and folded of :func:`paths`, and its parameters:
+    the stage level's, and the event level's cross-check (tests/test_paths.py)."""
+    rules = _check_paths(log, steps=steps, from_event=from_event, to_event=to_event, unit=unit, rules=rules,
+                         level=level)
     seq, params = _sequence_sql(log, unit=unit, collapse=collapse, rules=rules, level=level, stage_map=stage_map)
     params = {**params, "n": int(steps), "top": int(top)}
     if from_event or to_event:
-        anchor_event = from_event or to_event
-        known = set(log.distinct_values("event", limit=100_000)) if level == "events" else set()
-        if level == "events" and not rules and anchor_event not in known:
-            raise InvalidParameterError("from" if from_event else "to", anchor_event, sorted(known))
-        params["anchor"] = anchor_event
+        params["anchor"] = from_event or to_event
         anchor = "SELECT k, min(pos) AS a FROM seq WHERE event = $anchor GROUP BY k"
         if from_event:
             window = "s.pos >= a.a AND s.pos < a.a + $n"
@@ -133,8 +157,13 @@ def _paths_sql(log, *, steps, top, from_event, to_event, unit, collapse, rules, 
         stepped = f"SELECT s.k, s.user_id, s.event, {step} AS step FROM seq s JOIN ({anchor}) a USING (k) WHERE {window}"
     else:
         stepped = "SELECT k, user_id, event, pos AS step FROM seq WHERE pos <= $n"
-    sql = f"""
-        WITH seq AS ({seq}),
+    return f"WITH seq AS ({seq}), {_folded_sql(stepped)}", params
+
+
+def _folded_sql(stepped: str) -> str:
+    """CTEs from ``stepped`` (k, user_id, event, step): lengths, ranked, and folded (the events past the
+    ``$top`` of their step named Other)."""
+    return f"""
         stepped AS ({stepped}),
         lengths AS (SELECT k, max(step) AS len FROM stepped GROUP BY k),
         ranked AS (
@@ -146,7 +175,6 @@ def _paths_sql(log, *, steps, top, from_event, to_event, unit, collapse, rules, 
             FROM stepped s JOIN ranked r USING (step, event)
         )
     """
-    return sql, params
 
 
 def paths(
@@ -181,9 +209,20 @@ def paths(
         stops there). links: step (of the source), source, target, users. At each step the nodes' users
         add up to the paths still going; a node's links out plus its ends equal its users.
     """
+    if level == "events":
+        rules = _check_paths(log, steps=steps, from_event=from_event, to_event=to_event, unit=unit,
+                             rules=cleaning_rules, level=level)
+        steps_of = _path_steps(log, steps=steps, from_event=from_event, to_event=to_event, unit=unit,
+                               collapse=collapse_repeats, rules=rules)
+        return sequence.nodes_and_links(steps_of, int(top), OTHER)
     sql, params = _paths_sql(log, steps=steps, top=top, from_event=from_event, to_event=to_event, unit=unit,
                              collapse=collapse_repeats, rules=cleaning_rules, level=level, stage_map=stage_map)
-    # one query, so the sequences (two windows over every event) are computed once for nodes and links
+    return _nodes_and_links(log, sql, params)
+
+
+def _nodes_and_links(log: EventLog, sql: str, params: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`paths`' nodes and links from :func:`_paths_sql`'s CTEs."""
+    # one query, so the sequences are computed once for nodes and links
     both = log.db.run(
         f"""{sql},
         nodes AS (
@@ -229,6 +268,13 @@ def path_users(
     -------
     DataFrame: user_id (distinct, sorted).
     """
+    if level == "events":
+        rules = _check_paths(log, steps=steps, from_event=from_event, to_event=to_event, unit=unit,
+                             rules=cleaning_rules, level=level)
+        steps_of = _path_steps(log, steps=steps, from_event=from_event, to_event=to_event, unit=unit,
+                               collapse=collapse_repeats, rules=rules)
+        ids = sequence.node_users(steps_of, int(top), OTHER, int(step), event)
+        return pd.DataFrame({"user_id": pd.Series(ids.to_pylist(), dtype=object)})
     sql, params = _paths_sql(log, steps=steps, top=top, from_event=from_event, to_event=to_event, unit=unit,
                              collapse=collapse_repeats, rules=cleaning_rules, level=level, stage_map=stage_map)
     return log.db.run(
@@ -253,6 +299,27 @@ def transitions(
     share_of_source (transitions ÷ all transitions out of the source, 0–1), median_seconds (between the
     two events). Edges with fewer than ``min_users`` users are left out (shares count every edge).
     """
+    rules = _check_rules(cleaning_rules)
+    if unit not in UNITS:
+        raise InvalidParameterError("unit", unit, UNITS)
+    seq = sequence.read(log, unit, collapse_repeats, rules)
+    name = "__transitions_" + hashlib.sha1(
+        repr((log.fingerprint(), unit, collapse_repeats, rules)).encode()).hexdigest()[:16]
+    if not log.db.has_frame(name):
+        log.db.keep_frame(name, sequence.transitions_frame(seq))
+    sql, params = sequence.transitions_sql(seq, name)
+    return log.db.run(sql, {**params, "min_users": int(min_users)})
+
+
+def _transitions_sql(
+    log: EventLog,
+    *,
+    unit: str = "sessions",
+    min_users: int = 1,
+    collapse_repeats: bool = True,
+    cleaning_rules: list[tuple[str, str]] | None = None,
+) -> pd.DataFrame:
+    """:func:`transitions` in SQL alone: two window passes (kept as the cross-check of journey.sequence)."""
     # every event has a time, so next_ts is NULL only after a unit's last step
     seq, params = _sequence_sql(log, unit=unit, collapse=collapse_repeats, rules=cleaning_rules, level="events",
                                 stage_map=None, with_next=True)

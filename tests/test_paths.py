@@ -2,6 +2,8 @@
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import journey
 from journey.canvas import canvas_html, canvas_markdown, journey_canvas
@@ -233,3 +235,108 @@ def test_paths_reconcile_with_funnels_and_overview(sample_log):
     direct = (nxt.loc[first_cart.index] == "view_cart").sum()
     nodes, _ = paths(sample_log, steps=2, from_event="add_to_cart")
     assert nodes.set_index(["step", "event"]).loc[(2, "view_cart"), "users"] == direct
+
+
+def test_interleaved_export_sessions_are_followed_apart():
+    """Two tabs: user a's export sessions s1 and s2 interleave in time. s1: view 09:00, cart 09:02;
+    s2: home 09:01, search 09:03 (the file lists cart first). By session: view → cart (120 s) and
+    home → search (120 s); by user the stream view → home → cart → search (60 s each)."""
+    df = pd.DataFrame({"user_id": ["a"] * 4, "session_id": ["s1", "s2", "s1", "s2"],
+                       "event": ["cart", "home", "view", "search"],
+                       "timestamp": [f"2024-05-20 09:0{i}:00" for i in (2, 1, 0, 3)]})
+    tabs = journey.load(df)
+    by_session = transitions(tabs, unit="sessions")
+    assert as_dict(by_session, "source", "target", "median_seconds") == {("view", "cart"): 120.0,
+                                                                          ("home", "search"): 120.0}
+    by_user = transitions(tabs, unit="users")
+    assert as_dict(by_user, "source", "target", "transitions") == {("view", "home"): 1, ("home", "cart"): 1,
+                                                                   ("cart", "search"): 1}
+
+
+def test_transitions_of_a_log_read_in_place(tmp_path, log):
+    """A Parquet file read in place (in file order, not by user) gives the loaded log's transitions."""
+    rows = [(u, (T0 + pd.Timedelta(minutes=i)).isoformat(sep=" "), e)
+            for u, seq in SEQUENCES.items() for i, e in enumerate(seq)]
+    df = pd.DataFrame(rows[::-1], columns=["user_id", "timestamp", "event"])
+    df.to_parquet(tmp_path / "events.parquet")
+    in_place = journey.load(str(tmp_path / "events.parquet"), in_place=True)
+    for unit in ("users", "sessions"):
+        got = transitions(in_place, unit=unit)
+        pd.testing.assert_frame_equal(got, transitions(log, unit=unit), check_dtype=False)
+    assert as_dict(got, "source", "target", "transitions")[("home", "category")] == 1
+
+
+EVENT_NAMES = ["home", "view", "cart", "buy", "View"]
+SEQUENCE_LOGS = st.lists(
+    st.tuples(st.sampled_from(["u1", "u2", "u3"]), st.sampled_from(["s1", "s2", None]), st.integers(0, 40),
+              st.sampled_from(EVENT_NAMES)),
+    min_size=0, max_size=30,
+)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=SEQUENCE_LOGS, unit=st.sampled_from(["users", "sessions"]), collapse=st.booleans(),
+       rules=st.sampled_from([None, [("(?i)view", "view")], [("home|cart", "other")]]),
+       min_users=st.integers(1, 2), export_sessions=st.booleans())
+def test_transitions_equal_the_window_sql_version(rows, unit, collapse, rules, min_users, export_sessions):
+    """journey.sequence's transitions equal the two-window SQL version's on every column: ties in time
+    (then row order), repeats, cleaning rules, sessions from gaps or from the export (interleaving)."""
+    from journey.paths import _transitions_sql
+
+    if not rows:
+        return
+    df = pd.DataFrame(
+        [(u, s, (T0 + pd.Timedelta(minutes=t)).isoformat(sep=" "), e) for u, s, t, e in rows],
+        columns=["user_id", "session_id", "timestamp", "event"],
+    )
+    if not export_sessions:
+        df = df.drop(columns="session_id")
+    log = journey.load(df, session_gap_minutes=5)
+    args = dict(unit=unit, min_users=min_users, collapse_repeats=collapse, cleaning_rules=rules)
+    pd.testing.assert_frame_equal(transitions(log, **args), _transitions_sql(log, **args), check_dtype=False)
+
+
+def test_transitions_of_a_filter_matching_nothing_are_empty(log):
+    for rules in (None, [("home", "start")]):
+        t = transitions(log.refine(devices=("tv",)), unit="sessions", cleaning_rules=rules)
+        assert t.empty and list(t.columns) == ["source", "target", "transitions", "users", "share_of_source",
+                                               "median_seconds"]
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=SEQUENCE_LOGS, unit=st.sampled_from(["users", "sessions"]), collapse=st.booleans(),
+       rules=st.sampled_from([None, [("(?i)view", "view")], [("home|cart", "other")]]),
+       steps=st.integers(1, 4), top=st.integers(1, 3),
+       anchor=st.sampled_from([(None, None), ("view", None), (None, "cart"), ("other", None), (None, "buy")]),
+       export_sessions=st.booleans())
+def test_paths_equal_the_window_sql_version(rows, unit, collapse, rules, steps, top, anchor, export_sessions):
+    """Paths from journey.sequence's steps equal the window-function SQL version's nodes, links and the
+    users of a node, from the first step or around an anchor (one the rules may have renamed away)."""
+    from journey.paths import _nodes_and_links, _paths_sql
+
+    if not rows:
+        return
+    df = pd.DataFrame(
+        [(u, s, (T0 + pd.Timedelta(minutes=t)).isoformat(sep=" "), e) for u, s, t, e in rows],
+        columns=["user_id", "session_id", "timestamp", "event"],
+    )
+    if not export_sessions:
+        df = df.drop(columns="session_id")
+    log = journey.load(df, session_gap_minutes=5)
+    args = dict(steps=steps, top=top, from_event=anchor[0], to_event=anchor[1], unit=unit, collapse=collapse,
+                rules=rules, level="events", stage_map=None)
+    if not rules and (anchor[0] or anchor[1]) not in set(df["event"]) | {None}:
+        return  # refused as an unknown event, both ways (tested by hand above)
+    fast = paths(log, steps=steps, top=top, from_event=anchor[0], to_event=anchor[1], unit=unit,
+                 collapse_repeats=collapse, cleaning_rules=rules)
+    slow = _nodes_and_links(log, *_paths_sql(log, **args))
+    for got, want in zip(fast, slow):
+        pd.testing.assert_frame_equal(got, want, check_dtype=False)
+    if len(fast[0]):
+        node = fast[0].iloc[-1]
+        users = [path_users(log, int(node.step), node.event, steps=steps, top=top, from_event=anchor[0],
+                            to_event=anchor[1], unit=unit, collapse_repeats=collapse, cleaning_rules=rules)]
+        sql, params = _paths_sql(log, **args)
+        users.append(log.db.run(f"{sql} SELECT DISTINCT user_id FROM folded WHERE step = $s AND event = $e "
+                                "ORDER BY user_id", {**params, "s": int(node.step), "e": node.event}))
+        pd.testing.assert_frame_equal(users[0], users[1], check_dtype=False)

@@ -1,0 +1,232 @@
+"""Every unit's sequence of events, read once in event order into numpy (ADR 0014).
+
+Transitions and paths (``journey.paths``) follow each unit (a user, or a session) through its events,
+after the analyst's cleaning rules and, by default, with consecutive repeats collapsed. In SQL that is two
+window passes, each a sort of every event (5-8 s at 10M events). Here DuckDB hands over the events in the
+order the events table is stored (user, time, row), which is checked, not assumed (a log read in place is
+sorted by the user's hash, as in ``journey.chains``); the rest is a few vector operations. The window SQL
+stays in ``journey.paths`` as the cross-check of this module (tests/test_paths.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .chains import _in_order, _run_numbers, _starts_of_runs
+from .engine import quote_ident
+from .log import EventLog
+
+
+@dataclass
+class Sequences:
+    """The kept events of every unit, unit after unit, each unit's in event order.
+
+    ``names[code[i]]`` is event i's name after the cleaning rules; ``t`` its time in microseconds;
+    ``unit`` its unit's number and ``user`` its user's number (0, 1, …, both nondecreasing);
+    ``user_ids[n]`` is the id of user number n.
+    """
+
+    names: list[str]
+    code: np.ndarray
+    t: np.ndarray
+    unit: np.ndarray
+    user: np.ndarray
+    user_ids: pa.Array
+
+
+def _cleaned_names(log: EventLog, raw: list[str], rules: list[tuple[str, str]]) -> tuple[list[str], np.ndarray]:
+    """The distinct names after the cleaning rules, and for each raw name the number of its cleaned one."""
+    if rules and raw:
+        from .paths import _clean_event_sql  # paths.py imports this module
+
+        params: dict = {"raw": raw}
+        clean = _clean_event_sql(rules, params)
+        cleaned = log.db.run(
+            f"SELECT {clean} AS name FROM (SELECT unnest($raw) AS event, generate_subscripts($raw, 1) AS i) "
+            "ORDER BY i", params)["name"].tolist()
+    else:
+        cleaned = raw
+    names = list(dict.fromkeys(cleaned))
+    number = {n: i for i, n in enumerate(names)}
+    return names, np.array([number[c] for c in cleaned], dtype=np.int32)
+
+
+def _fetch(log: EventLog, unit: str) -> tuple[pa.Table, list[str]]:
+    """Every event of the filtered log: k (user), s (session, for sessions), t, r and e (the number of its
+    name in the list returned), in the stored order; read in place, sorted by (hash of the user, time,
+    row) as in chains.py. The names are numbered by Arrow's dictionary encoding: a list lookup in SQL is
+    linear in the number of names, which an export of page URLs as events would make slow."""
+    rel, params = log.source(sessions=unit == "sessions")
+    session = ", session_id AS s" if unit == "sessions" else ""
+    hashed, order = (", hash(user_id) AS h", " ORDER BY h, t, r") if log.in_place else ("", "")
+    sql = f"SELECT user_id AS k{session}, epoch_us(ts) AS t, row_no AS r{hashed}, event AS e FROM {rel} ev{order}"
+    table = log.db.arrow(sql, params)
+    names = pc.dictionary_encode(table.column("e").combine_chunks())
+    table = table.set_column(table.column_names.index("e"), "e", names.indices)
+    return table, names.dictionary.to_pylist()
+
+
+def _chunk(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+
+def _sessions_apart(user: np.ndarray, s: pa.Array, starts: np.ndarray) -> bool:
+    """Whether each (user, session) is one run, given where the runs of equal (user, session) start."""
+    firsts = pa.table({"u": user[starts], "s": s.take(pa.array(starts))})
+    return firsts.group_by(["u", "s"]).aggregate([]).num_rows == len(starts)
+
+
+def read(log: EventLog, unit: str, collapse: bool, rules: list[tuple[str, str]]) -> Sequences:
+    """Every unit's events in event order, cleaned and (with ``collapse``) without consecutive repeats."""
+    table, raw = _fetch(log, unit)
+    names, clean_of = _cleaned_names(log, raw, rules)
+    events = _in_order(table)
+    t, r, user = events.t, events.r, events.unit_no
+    code = clean_of[events.e]
+    size = len(t)
+    new_unit = _starts_of_runs(user[1:] != user[:-1]) if size else np.zeros(0, dtype=bool)
+    # the id of each user number, from the user's first event (the numbers stay the same below)
+    user_ids = _chunk(events.text("k", np.flatnonzero(new_unit)))
+    if unit == "sessions" and size:
+        s = table.column("s").combine_chunks() if events.order is None else events.text("s", np.arange(size))
+        new_unit |= _starts_of_runs(pc.not_equal(s[1:], s[:-1]).to_numpy(zero_copy_only=False))
+        # sessions found from time gaps lie together in (user, time) order; an export's own session ids
+        # may interleave (two tabs), and then each user's events are put in (session, time, row) order
+        if log.mapping.session and not _sessions_apart(user, s, np.flatnonzero(new_unit)):
+            s_no = pc.dictionary_encode(s).indices.to_numpy(zero_copy_only=False)
+            order = np.lexsort((r, t, s_no, user))
+            t, user, code, s_no = t[order], user[order], code[order], s_no[order]
+            new_unit = _starts_of_runs((user[1:] != user[:-1]) | (s_no[1:] != s_no[:-1]))
+    keep = new_unit.copy()
+    if collapse:
+        keep[1:] |= code[1:] != code[:-1]
+    else:
+        keep[:] = True
+    kept = np.flatnonzero(keep)
+    return Sequences(names, code[kept], t[kept], _run_numbers(new_unit)[kept], user[kept], user_ids)
+
+
+def transitions_frame(seq: Sequences) -> pa.Table:
+    """One row per step to the next within a unit: src, tgt (name numbers), sec (seconds between them, as
+    DuckDB's ``epoch(next) - epoch(this)``) and first (true once per user and (src, tgt), so that counting
+    it gives the distinct users of each transition)."""
+    following = np.flatnonzero(seq.unit[1:] == seq.unit[:-1])  # steps whose next step is in the same unit
+    src, tgt = seq.code[following], seq.code[following + 1]
+    sec = seq.t[following + 1] / 1e6 - seq.t[following] / 1e6
+    user = seq.user[following]
+    pair = src.astype(np.int64) * len(seq.names) + tgt
+    # within each pair, in a stable order, the users come in increasing order: a user's first is a change
+    by_pair = np.argsort(pair.astype(np.int16) if len(seq.names) ** 2 <= np.iinfo(np.int16).max else pair,
+                         kind="stable")
+    p, u = pair[by_pair], user[by_pair]
+    first = np.zeros(len(pair), dtype=bool)
+    if len(pair):
+        first[by_pair[_starts_of_runs((p[1:] != p[:-1]) | (u[1:] != u[:-1]))]] = True
+    return pa.table({"src": src, "tgt": tgt, "sec": sec, "first": first})
+
+
+def transitions_sql(seq: Sequences, name: str) -> tuple[str, dict]:
+    """SQL of the transitions table (as ``journey.paths.transitions``) over ``name``, a kept
+    :func:`transitions_frame` of ``seq``."""
+    sql = f"""
+        WITH edges AS (
+            SELECT src, tgt, count(*) AS transitions, count(*) FILTER (WHERE first) AS users,
+                   median(sec) AS median_seconds
+            FROM {quote_ident(name)} GROUP BY src, tgt
+        )
+        SELECT $names[src + 1] AS source, $names[tgt + 1] AS target, transitions, users,
+               transitions / sum(transitions) OVER (PARTITION BY src) AS share_of_source, median_seconds
+        FROM edges
+        QUALIFY users >= $min_users
+        ORDER BY transitions DESC, source, target
+    """
+    return sql, {"names": seq.names}
+
+
+@dataclass
+class PathSteps:
+    """The steps :func:`journey.paths.paths` shows, unit after unit, each unit's in step order: ``unit``,
+    ``user`` (numbers, as in :class:`Sequences`), ``code`` (name number) and ``step`` (1…)."""
+
+    names: list[str]
+    user_ids: pa.Array
+    unit: np.ndarray
+    user: np.ndarray
+    code: np.ndarray
+    step: np.ndarray
+
+
+def path_steps(seq: Sequences, steps: int, anchor: str | None = None, after: bool = True) -> PathSteps:
+    """Without ``anchor``, each unit's first ``steps`` steps; with it, the ``steps`` steps from (``after``)
+    or up to the unit's first ``anchor``, numbered as the SQL version numbers them."""
+    n = len(seq.code)
+    first_of_unit = np.flatnonzero(_starts_of_runs(seq.unit[1:] != seq.unit[:-1])) if n else seq.unit
+    pos = np.arange(1, n + 1) - first_of_unit[seq.unit]  # 1 at each unit's first step
+    if anchor is None:
+        rows = np.flatnonzero(pos <= steps)
+        step = pos[rows]
+    else:
+        code = seq.names.index(anchor) if anchor in seq.names else -1
+        hits = np.flatnonzero(seq.code == code)
+        first = hits[_starts_of_runs(seq.unit[hits][1:] != seq.unit[hits][:-1])] if len(hits) else hits
+        at = np.zeros(len(first_of_unit), dtype=np.int64)  # the unit's first anchor's position; 0: none
+        at[seq.unit[first]] = pos[first]
+        a = at[seq.unit]
+        if after:
+            rows = np.flatnonzero((a > 0) & (pos >= a) & (pos < a + steps))
+            step = pos[rows] - a[rows] + 1
+        else:
+            rows = np.flatnonzero((a > 0) & (pos <= a) & (pos > a - steps))
+            step = pos[rows] - np.maximum(a[rows] - steps, 0)
+    return PathSteps(seq.names, seq.user_ids, seq.unit[rows], seq.user[rows], seq.code[rows], step.astype(np.int64))
+
+
+def _folded(ps: PathSteps, top: int, other: str) -> tuple[list[str], np.ndarray]:
+    """The names with ``other`` added if missing, and each step's name number after folding: the events
+    past the ``top`` most frequent of their step (ties by name) become ``other``."""
+    labels = ps.names if other in ps.names else [*ps.names, other]
+    size = len(labels)
+    count = np.bincount(ps.step * size + ps.code, minlength=(int(ps.step.max(initial=0)) + 1) * size)
+    shown = np.zeros(len(count), dtype=bool)
+    for s in range(int(ps.step.max(initial=0)) + 1):
+        present = np.flatnonzero(count[s * size:(s + 1) * size])
+        best = sorted(present, key=lambda c: (-count[s * size + c], labels[c]))[:top]
+        shown[[s * size + c for c in best]] = True
+    return labels, np.where(shown[ps.step * size + ps.code], ps.code, labels.index(other))
+
+
+def nodes_and_links(ps: PathSteps, top: int, other: str):
+    """The Sankey's nodes (step, event, users, ends) and links (step, source, target, users), in the
+    order and with the columns of ``journey.paths.paths``."""
+    import pandas as pd
+
+    labels, code = _folded(ps, top, other)
+    size = len(labels)
+    node = ps.step * size + code
+    last = np.r_[ps.unit[1:] != ps.unit[:-1], True] if len(node) else np.zeros(0, dtype=bool)
+    users, ends = np.bincount(node), np.bincount(node[last], minlength=len(np.bincount(node)))
+    at = np.flatnonzero(users)
+    nodes = pd.DataFrame({"step": at // size, "event": [labels[c] for c in at % size], "users": users[at],
+                          "ends": ends[at]})
+    on = np.flatnonzero(~last)  # a step followed by the next in the same unit
+    link, n = np.unique(node[on] * size + code[on + 1], return_counts=True)
+    links = pd.DataFrame({"step": link // size // size, "source": [labels[c] for c in link // size % size],
+                          "target": [labels[c] for c in link % size], "users": n})
+    nodes = nodes.sort_values(["step", "users", "event"], ascending=[True, False, True], kind="stable")
+    links = links.sort_values(["step", "users", "source", "target"], ascending=[True, False, True, True],
+                              kind="stable")
+    return nodes.reset_index(drop=True), links.reset_index(drop=True)
+
+
+def node_users(ps: PathSteps, top: int, other: str, step: int, event: str) -> pa.Array:
+    """The distinct ids, sorted, of the users at one node of :func:`nodes_and_links`."""
+    labels, code = _folded(ps, top, other)
+    if event not in labels:
+        return pa.array([], pa.string())
+    users = np.unique(ps.user[(ps.step == step) & (code == labels.index(event))])
+    ids = ps.user_ids.take(pa.array(users))
+    return ids.take(pc.sort_indices(ids))
