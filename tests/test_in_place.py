@@ -140,3 +140,25 @@ def test_units_sharing_a_hash_are_still_followed_apart():
     distinct = pa.table({**{c: table.column(c) for c in ("k", "t", "r", "e")},
                          "h": pa.array([5, 7, 5, 7], pa.uint64())}).take([0, 2, 1, 3])
     assert chains._in_order(distinct).order is None  # sorted by hash, one run per user: taken as it is
+
+
+def test_a_loaded_log_by_sessions_is_taken_in_stored_order():
+    """A session's key (user, session id) does not sort with the stored order (u#10 before u#2), so the
+    runs' hashes show that each session is one run. u has 12 sessions (2 hours apart), each view → buy
+    a minute later: 12 sessions convert. With export sessions split by another (two tabs: s1 view,
+    s2 view, s1 buy, s2 buy), the order check must refuse the shortcut; each tab converts."""
+    from journey import chains
+
+    T = pd.Timestamp("2024-05-20 00:00:00")
+    rows = [("u", (T + pd.Timedelta(hours=2 * i, minutes=m)).isoformat(sep=" "), e)
+            for i in range(12) for m, e in ((0, "view"), (1, "buy"))]
+    log = journey.load(pd.DataFrame(rows, columns=["user_id", "timestamp", "event"]))
+    assert chains._in_order(chains._fetch(log, ["view", "buy"], "sessions", None)).order is None
+    assert journey.funnel(log, ["view", "buy"], unit="sessions")["users"].tolist() == [12, 12]
+
+    tabs = pd.DataFrame({"user_id": ["u"] * 4, "session_id": ["s1", "s2", "s1", "s2"],
+                         "event": ["view", "view", "buy", "buy"],
+                         "timestamp": [f"2024-05-20 09:0{i}:00" for i in range(4)]})
+    log = journey.load(tabs)
+    assert chains._in_order(chains._fetch(log, ["view", "buy"], "sessions", None)).order is not None
+    assert journey.funnel(log, ["view", "buy"], unit="sessions")["users"].tolist() == [2, 2]
