@@ -291,7 +291,8 @@ def transitions_chart(df: pd.DataFrame, value: str = "share_of_source", height: 
         alt.Chart(df)
         .mark_rect()
         .encode(
-            x=alt.X("target:N", title="next event", axis=alt.Axis(labelAngle=-40)),
+            # every target named: Vega drops every other rotated label it thinks overlaps
+            x=alt.X("target:N", title="next event", axis=alt.Axis(labelAngle=-40, labelOverlap=False, labelLimit=160)),
             y=alt.Y("source:N", title="event", sort=sources),
             color=color,
             tooltip=[c for c in ["source", "target", "transitions", "users", "share_of_source", "share_a", "share_b",

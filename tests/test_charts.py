@@ -13,6 +13,7 @@ def test_heatmaps_fit_only_the_width_so_each_row_keeps_its_height():
     spec = charts.transitions_chart(df).to_dict()
     assert spec["autosize"] == {"type": "fit-x", "contains": "padding"}
     assert spec["height"] == 22 * 12  # 12 sources, 22 px each
+    assert spec["encoding"]["x"]["axis"]["labelOverlap"] is False  # Vega dropped every other target's name
 
     matrix = pd.DataFrame({"step": [1, 1, 2], "event": ["a", "b", "a"], "units": [3, 1, 2], "share": [0.75, 0.25, 1.0]})
     assert charts.step_matrix_chart(matrix).to_dict()["autosize"]["type"] == "fit-x"
