@@ -69,7 +69,8 @@ with steps_tab:
         df = compute(journey.funnel, log, steps=spec.steps, by=by, **spec.options())
         st.altair_chart(charts.funnel_chart(df), use_container_width=True)
         st.dataframe(widgets.rates_table(df, "step", time_col="median_seconds_to_convert",
-                                         time_label="median time from previous step"), hide_index=True)
+                                         time_label="median time from previous step", count_label=spec.unit),
+                     hide_index=True)
         if by:
             widgets.compare_segments(df, key="funnel_compare")
         if trend:

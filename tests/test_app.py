@@ -137,6 +137,19 @@ def test_funnels_page_stage_funnel_matches_the_library(app):
     assert table["users"].tolist() == [f"{n:,}" for n in expected["users"]]
 
 
+def test_funnels_page_counts_sessions_under_their_name(app):
+    """Counted by session, the step funnel's count column is headed "sessions" (it said "users")."""
+    import journey
+
+    app.switch_page("pages/funnels.py").run()
+    app.selectbox(key="funnel_unit").set_value("sessions").run()
+    assert not app.exception
+    table = next(d.value for d in app.dataframe if "step" in d.value.columns)
+    assert "users" not in table.columns
+    expected = journey.funnel(journey.load(SAMPLE), table["step"].tolist(), unit="sessions", window="7d")
+    assert table["sessions"].tolist() == [f"{n:,}" for n in expected["users"]]
+
+
 def test_funnels_page_step_funnel_breakdown_and_people_filter(app):
     app.switch_page("pages/funnels.py").run()
     app.selectbox(key="funnel_by").set_value("device").run()

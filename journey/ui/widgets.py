@@ -148,15 +148,16 @@ def safe_csv(df) -> bytes:
     return neutralise_formulas(df).to_csv(index=False).encode("utf-8")
 
 
-def rates_table(df, name_col: str, *, time_col: str, time_label: str):
-    """A funnel DataFrame as a readable table: counts in full, rates as percentages, times as durations."""
+def rates_table(df, name_col: str, *, time_col: str, time_label: str, count_label: str = "users"):
+    """A funnel DataFrame as a readable table: counts in full (headed ``count_label``: users or sessions),
+    rates as percentages, times as durations."""
     import pandas as pd
 
     out = pd.DataFrame()
     if "group" in df.columns:
         out["group"] = df["group"]
     out[name_col] = df[name_col]
-    out["users"] = [fmt.count(x) for x in df["users"]]
+    out[count_label] = [fmt.count(x) for x in df["users"]]
     if "own_users" in df.columns:
         out["own events"] = [fmt.count(x) for x in df["own_users"]]
     out["from previous"] = [fmt.percent(x) for x in df["conversion_from_previous"]]
