@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import re
 
+import pyarrow as pa
+
 from . import sequence
 from .errors import InvalidParameterError, JourneyError
 from .lazy import pandas as pd
@@ -130,12 +132,20 @@ def _check_paths(log: EventLog, *, steps, from_event, to_event, unit, rules, lev
     return _check_rules(rules)
 
 
-def _path_steps(log: EventLog, *, steps, from_event, to_event, unit, collapse, rules) -> sequence.PathSteps:
+def _path_steps(log: EventLog, *, steps, from_event, to_event, unit, collapse, rules) -> sequence.PathSteps | None:
     """The steps of every unit's path at event level, from one pass in numpy (ADR 0014), kept for the
-    next call with the same log and parameters (the users of a node ask again)."""
+    next call with the same log and parameters (the users of a node ask again); None where the window
+    SQL is faster (:func:`journey.sequence.one_pass_pays`)."""
     key = ("path_steps", log.fingerprint(), unit, collapse, tuple(rules), steps, from_event, to_event)
-    return log.db.remember(key, lambda: sequence.path_steps(
-        sequence.read(log, unit, collapse, rules), steps, from_event or to_event, after=bool(from_event)))
+
+    def compute() -> sequence.PathSteps | None:
+        parts = sequence.parts(log)
+        if not sequence.one_pass_pays(log, unit, parts):
+            return None
+        return sequence.combined([sequence.path_steps(seq, steps, from_event or to_event, after=bool(from_event))
+                                  for seq in sequence.sequences(log, unit, collapse, rules, parts)])
+
+    return log.db.remember(key, compute)
 
 
 def _paths_sql(log, *, steps, top, from_event, to_event, unit, collapse, rules, level, stage_map):
@@ -214,7 +224,8 @@ def paths(
                              rules=cleaning_rules, level=level)
         steps_of = _path_steps(log, steps=steps, from_event=from_event, to_event=to_event, unit=unit,
                                collapse=collapse_repeats, rules=rules)
-        return sequence.nodes_and_links(steps_of, int(top), OTHER)
+        if steps_of is not None:
+            return sequence.nodes_and_links(steps_of, int(top), OTHER)
     sql, params = _paths_sql(log, steps=steps, top=top, from_event=from_event, to_event=to_event, unit=unit,
                              collapse=collapse_repeats, rules=cleaning_rules, level=level, stage_map=stage_map)
     return _nodes_and_links(log, sql, params)
@@ -273,8 +284,9 @@ def path_users(
                              rules=cleaning_rules, level=level)
         steps_of = _path_steps(log, steps=steps, from_event=from_event, to_event=to_event, unit=unit,
                                collapse=collapse_repeats, rules=rules)
-        ids = sequence.node_users(steps_of, int(top), OTHER, int(step), event)
-        return pd.DataFrame({"user_id": pd.Series(ids.to_pylist(), dtype=object)})
+        if steps_of is not None:
+            ids = sequence.node_users(steps_of, int(top), OTHER, int(step), event)
+            return pd.DataFrame({"user_id": pd.Series(ids.to_pylist(), dtype=object)})
     sql, params = _paths_sql(log, steps=steps, top=top, from_event=from_event, to_event=to_event, unit=unit,
                              collapse=collapse_repeats, rules=cleaning_rules, level=level, stage_map=stage_map)
     return log.db.run(
@@ -302,12 +314,24 @@ def transitions(
     rules = _check_rules(cleaning_rules)
     if unit not in UNITS:
         raise InvalidParameterError("unit", unit, UNITS)
-    seq = sequence.read(log, unit, collapse_repeats, rules)
+    parts = sequence.parts(log)
+    if not sequence.one_pass_pays(log, unit, parts):
+        return _transitions_sql(log, unit=unit, min_users=min_users, collapse_repeats=collapse_repeats,
+                                cleaning_rules=rules)
     name = "__transitions_" + hashlib.sha1(
         repr((log.fingerprint(), unit, collapse_repeats, rules)).encode()).hexdigest()[:16]
+
+    def pairs() -> tuple[pa.Table, list[str]]:
+        frames, names = [], []
+        for seq in sequence.sequences(log, unit, collapse_repeats, rules, parts):
+            frames.append(sequence.transitions_frame(seq))
+            names = seq.names
+        return pa.concat_tables(frames), names
+
+    frame, names = log.db.remember(name, pairs)  # the pairs of one pass (ADR 0014), kept for the next call
     if not log.db.has_frame(name):
-        log.db.keep_frame(name, sequence.transitions_frame(seq))
-    sql, params = sequence.transitions_sql(seq, name)
+        log.db.keep_frame(name, frame)
+    sql, params = sequence.transitions_sql(names, name)
     return log.db.run(sql, {**params, "min_users": int(min_users)})
 
 

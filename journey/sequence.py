@@ -10,6 +10,7 @@ stays in ``journey.paths`` as the cross-check of this module (tests/test_paths.p
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +21,9 @@ from .chains import _in_order, _run_numbers, _starts_of_runs
 from .engine import quote_ident
 from .log import EventLog
 
+# events read into numpy at once: more are read in parts, users split by their hash (10M events with their
+# text columns took about 2.6 GB at their peak; 100M at once took 24 GB, all this machine has)
+MOST_EVENTS_AT_ONCE = 20_000_000
 
 @dataclass
 class Sequences:
@@ -55,16 +59,19 @@ def _cleaned_names(log: EventLog, raw: list[str], rules: list[tuple[str, str]]) 
     return names, np.array([number[c] for c in cleaned], dtype=np.int32)
 
 
-def _fetch(log: EventLog, unit: str) -> tuple[pa.Table, list[str]]:
-    """Every event of the filtered log: k (user), s (session, for sessions), t, r and e (the number of its
-    name in the list returned), in the stored order; read in place, sorted by (hash of the user, time,
-    row) as in chains.py. The names are numbered by Arrow's dictionary encoding: a list lookup in SQL is
-    linear in the number of names, which an export of page URLs as events would make slow."""
+def _fetch(log: EventLog, unit: str, part: int, parts: int) -> tuple[pa.Table, list[str]]:
+    """The events of the filtered log whose user's hash is ``part`` modulo ``parts``: k (user), s (session,
+    for sessions), t, r and e (the number of its name in the list returned), in the stored order; read in
+    place, sorted by (hash of the user, time, row) as in chains.py. The names are numbered by Arrow's
+    dictionary encoding: a list lookup in SQL is linear in the number of names, which an export of page
+    URLs as events would make slow."""
     rel, params = log.source(sessions=unit == "sessions")
     session = ", session_id AS s" if unit == "sessions" else ""
     hashed, order = (", hash(user_id) AS h", " ORDER BY h, t, r") if log.in_place else ("", "")
-    sql = f"SELECT user_id AS k{session}, epoch_us(ts) AS t, row_no AS r{hashed}, event AS e FROM {rel} ev{order}"
-    table = log.db.arrow(sql, params)
+    where = " WHERE hash(user_id) % $parts = $part" if parts > 1 else ""
+    sql = (f"SELECT user_id AS k{session}, epoch_us(ts) AS t, row_no AS r{hashed}, event AS e "
+           f"FROM {rel} ev{where}{order}")
+    table = log.db.arrow(sql, {**params, **({"parts": parts, "part": part} if parts > 1 else {})})
     names = pc.dictionary_encode(table.column("e").combine_chunks())
     table = table.set_column(table.column_names.index("e"), "e", names.indices)
     return table, names.dictionary.to_pylist()
@@ -80,9 +87,48 @@ def _sessions_apart(user: np.ndarray, s: pa.Array, starts: np.ndarray) -> bool:
     return firsts.group_by(["u", "s"]).aggregate([]).num_rows == len(starts)
 
 
-def read(log: EventLog, unit: str, collapse: bool, rules: list[tuple[str, str]]) -> Sequences:
-    """Every unit's events in event order, cleaned and (with ``collapse``) without consecutive repeats."""
-    table, raw = _fetch(log, unit)
+def parts(log: EventLog) -> int:
+    """In how many parts :func:`sequences` reads the filtered events (a count of them)."""
+    rel, params = log.source(sessions=False)
+    return max(1, -(-int(log.db.scalar(f"SELECT count(*) FROM {rel} ev", params)) // MOST_EVENTS_AT_ONCE))
+
+
+def one_pass_pays(log: EventLog, unit: str, parts: int) -> bool:
+    """Whether reading in numpy beats the window SQL: not for sessions of a file read in place that needs
+    several parts, where each part computes the sessions of every event again (100M events: 480 s in 5
+    parts against 235 s for the SQL)."""
+    return parts == 1 or not (log.in_place and unit == "sessions")
+
+
+def sequences(log: EventLog, unit: str, collapse: bool, rules: list[tuple[str, str]],
+              parts: int = 1) -> Iterator[Sequences]:
+    """Every unit's events (as :func:`read`), in ``parts`` parts (see :func:`parts`).
+
+    The parts split the users by their hash, so no unit spans two. Across the parts yielded, unit and user
+    numbers keep increasing (each part's ``user_ids`` start at its first user number) and every part's
+    codes index the same list of names, which later parts extend (the last part's ``names`` holds all).
+    """
+    names: list[str] = []
+    number: dict[str, int] = {}
+    units = users = 0
+    for part in range(parts):
+        seq = read(log, unit, collapse, rules, part, parts)
+        for name in seq.names:
+            number.setdefault(name, len(number))
+            if len(names) < len(number):
+                names.append(name)
+        to_global = np.array([number[n] for n in seq.names], dtype=np.int32)
+        yield Sequences(names, to_global[seq.code] if len(to_global) else seq.code, seq.t, seq.unit + units,
+                        seq.user + users, seq.user_ids)
+        units += int(seq.unit[-1]) + 1 if len(seq.unit) else 0
+        users += len(seq.user_ids)
+
+
+def read(log: EventLog, unit: str, collapse: bool, rules: list[tuple[str, str]], part: int = 0,
+         parts: int = 1) -> Sequences:
+    """Every unit's events in event order, cleaned and (with ``collapse``) without consecutive repeats; with
+    ``parts`` > 1, only the units of users whose hash is ``part`` modulo ``parts``."""
+    table, raw = _fetch(log, unit, part, parts)
     names, clean_of = _cleaned_names(log, raw, rules)
     events = _in_order(table)
     t, r, user = events.t, events.r, events.unit_no
@@ -129,9 +175,9 @@ def transitions_frame(seq: Sequences) -> pa.Table:
     return pa.table({"src": src, "tgt": tgt, "sec": sec, "first": first})
 
 
-def transitions_sql(seq: Sequences, name: str) -> tuple[str, dict]:
+def transitions_sql(names: list[str], name: str) -> tuple[str, dict]:
     """SQL of the transitions table (as ``journey.paths.transitions``) over ``name``, a kept
-    :func:`transitions_frame` of ``seq``."""
+    :func:`transitions_frame` (or several, concatenated) whose name numbers index ``names``."""
     sql = f"""
         WITH edges AS (
             SELECT src, tgt, count(*) AS transitions, count(*) FILTER (WHERE first) AS users,
@@ -144,7 +190,7 @@ def transitions_sql(seq: Sequences, name: str) -> tuple[str, dict]:
         QUALIFY users >= $min_users
         ORDER BY transitions DESC, source, target
     """
-    return sql, {"names": seq.names}
+    return sql, {"names": names}
 
 
 @dataclass
@@ -164,18 +210,19 @@ def path_steps(seq: Sequences, steps: int, anchor: str | None = None, after: boo
     """Without ``anchor``, each unit's first ``steps`` steps; with it, the ``steps`` steps from (``after``)
     or up to the unit's first ``anchor``, numbered as the SQL version numbers them."""
     n = len(seq.code)
-    first_of_unit = np.flatnonzero(_starts_of_runs(seq.unit[1:] != seq.unit[:-1])) if n else seq.unit
-    pos = np.arange(1, n + 1) - first_of_unit[seq.unit]  # 1 at each unit's first step
+    unit = seq.unit - seq.unit[0] if n else seq.unit  # 0, 1, … in this part
+    first_of_unit = np.flatnonzero(_starts_of_runs(unit[1:] != unit[:-1])) if n else unit
+    pos = np.arange(1, n + 1) - first_of_unit[unit]  # 1 at each unit's first step
     if anchor is None:
         rows = np.flatnonzero(pos <= steps)
         step = pos[rows]
     else:
         code = seq.names.index(anchor) if anchor in seq.names else -1
         hits = np.flatnonzero(seq.code == code)
-        first = hits[_starts_of_runs(seq.unit[hits][1:] != seq.unit[hits][:-1])] if len(hits) else hits
+        first = hits[_starts_of_runs(unit[hits][1:] != unit[hits][:-1])] if len(hits) else hits
         at = np.zeros(len(first_of_unit), dtype=np.int64)  # the unit's first anchor's position; 0: none
-        at[seq.unit[first]] = pos[first]
-        a = at[seq.unit]
+        at[unit[first]] = pos[first]
+        a = at[unit]
         if after:
             rows = np.flatnonzero((a > 0) & (pos >= a) & (pos < a + steps))
             step = pos[rows] - a[rows] + 1
@@ -183,6 +230,15 @@ def path_steps(seq: Sequences, steps: int, anchor: str | None = None, after: boo
             rows = np.flatnonzero((a > 0) & (pos <= a) & (pos > a - steps))
             step = pos[rows] - np.maximum(a[rows] - steps, 0)
     return PathSteps(seq.names, seq.user_ids, seq.unit[rows], seq.user[rows], seq.code[rows], step.astype(np.int64))
+
+
+def combined(parts: list[PathSteps]) -> PathSteps:
+    """The steps of parts from :func:`sequences`, as one (the last part's names hold every part's)."""
+    if len(parts) == 1:
+        return parts[0]
+    join = lambda name: np.concatenate([getattr(p, name) for p in parts])  # noqa: E731
+    return PathSteps(parts[-1].names, pa.concat_arrays([p.user_ids for p in parts]), join("unit"), join("user"),
+                     join("code"), join("step"))
 
 
 def _folded(ps: PathSteps, top: int, other: str) -> tuple[list[str], np.ndarray]:

@@ -1,5 +1,6 @@
 """Paths, transitions, the step matrix, top paths, the canvas and timelines, on rows checked by hand."""
 
+import contextlib
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -259,11 +260,37 @@ def test_transitions_of_a_log_read_in_place(tmp_path, log):
             for u, seq in SEQUENCES.items() for i, e in enumerate(seq)]
     df = pd.DataFrame(rows[::-1], columns=["user_id", "timestamp", "event"])
     df.to_parquet(tmp_path / "events.parquet")
-    in_place = journey.load(str(tmp_path / "events.parquet"), in_place=True)
     for unit in ("users", "sessions"):
-        got = transitions(in_place, unit=unit)
-        pd.testing.assert_frame_equal(got, transitions(log, unit=unit), check_dtype=False)
+        # in parts of 4 events: by user in numpy part after part, by session the window SQL (ADR 0014)
+        for at_once in (None, 4):
+            in_place = journey.load(str(tmp_path / "events.parquet"), in_place=True)  # nothing kept yet
+            with at_most(at_once):
+                got = transitions(in_place, unit=unit)
+                got_paths = paths(in_place, steps=3, unit=unit)
+            pd.testing.assert_frame_equal(got, transitions(log, unit=unit), check_dtype=False)
+            for a, b in zip(got_paths, paths(log, steps=3, unit=unit)):
+                pd.testing.assert_frame_equal(a, b, check_dtype=False)
     assert as_dict(got, "source", "target", "transitions")[("home", "category")] == 1
+    # the choice: a file read in place recomputes its sessions at every part, so several parts by session
+    # go to the SQL; loaded, or by user, or in one part, numpy
+    from journey.sequence import one_pass_pays
+
+    assert not one_pass_pays(in_place, "sessions", 2)
+    assert one_pass_pays(in_place, "sessions", 1) and one_pass_pays(in_place, "users", 2)
+    assert one_pass_pays(log, "sessions", 2)
+
+
+@contextlib.contextmanager
+def at_most(events):
+    """journey.sequence reading at most ``events`` events at once (None: as configured)."""
+    from journey import sequence
+
+    kept = sequence.MOST_EVENTS_AT_ONCE
+    sequence.MOST_EVENTS_AT_ONCE = events or kept
+    try:
+        yield
+    finally:
+        sequence.MOST_EVENTS_AT_ONCE = kept
 
 
 EVENT_NAMES = ["home", "view", "cart", "buy", "View"]
@@ -277,10 +304,11 @@ SEQUENCE_LOGS = st.lists(
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows=SEQUENCE_LOGS, unit=st.sampled_from(["users", "sessions"]), collapse=st.booleans(),
        rules=st.sampled_from([None, [("(?i)view", "view")], [("home|cart", "other")]]),
-       min_users=st.integers(1, 2), export_sessions=st.booleans())
-def test_transitions_equal_the_window_sql_version(rows, unit, collapse, rules, min_users, export_sessions):
+       min_users=st.integers(1, 2), export_sessions=st.booleans(), at_once=st.sampled_from([None, 4]))
+def test_transitions_equal_the_window_sql_version(rows, unit, collapse, rules, min_users, export_sessions, at_once):
     """journey.sequence's transitions equal the two-window SQL version's on every column: ties in time
-    (then row order), repeats, cleaning rules, sessions from gaps or from the export (interleaving)."""
+    (then row order), repeats, cleaning rules, sessions from gaps or from the export (interleaving), and
+    read in parts of 4 events (users split by their hash)."""
     from journey.paths import _transitions_sql
 
     if not rows:
@@ -293,7 +321,9 @@ def test_transitions_equal_the_window_sql_version(rows, unit, collapse, rules, m
         df = df.drop(columns="session_id")
     log = journey.load(df, session_gap_minutes=5)
     args = dict(unit=unit, min_users=min_users, collapse_repeats=collapse, cleaning_rules=rules)
-    pd.testing.assert_frame_equal(transitions(log, **args), _transitions_sql(log, **args), check_dtype=False)
+    with at_most(at_once):
+        fast = transitions(log, **args)
+    pd.testing.assert_frame_equal(fast, _transitions_sql(log, **args), check_dtype=False)
 
 
 def test_transitions_of_a_filter_matching_nothing_are_empty(log):
@@ -308,10 +338,12 @@ def test_transitions_of_a_filter_matching_nothing_are_empty(log):
        rules=st.sampled_from([None, [("(?i)view", "view")], [("home|cart", "other")]]),
        steps=st.integers(1, 4), top=st.integers(1, 3),
        anchor=st.sampled_from([(None, None), ("view", None), (None, "cart"), ("other", None), (None, "buy")]),
-       export_sessions=st.booleans())
-def test_paths_equal_the_window_sql_version(rows, unit, collapse, rules, steps, top, anchor, export_sessions):
+       export_sessions=st.booleans(), at_once=st.sampled_from([None, 4]))
+def test_paths_equal_the_window_sql_version(rows, unit, collapse, rules, steps, top, anchor, export_sessions,
+                                            at_once):
     """Paths from journey.sequence's steps equal the window-function SQL version's nodes, links and the
-    users of a node, from the first step or around an anchor (one the rules may have renamed away)."""
+    users of a node, from the first step or around an anchor (one the rules may have renamed away), also
+    read in parts of 4 events."""
     from journey.paths import _nodes_and_links, _paths_sql
 
     if not rows:
@@ -327,16 +359,16 @@ def test_paths_equal_the_window_sql_version(rows, unit, collapse, rules, steps, 
                 rules=rules, level="events", stage_map=None)
     if not rules and (anchor[0] or anchor[1]) not in set(df["event"]) | {None}:
         return  # refused as an unknown event, both ways (tested by hand above)
-    fast = paths(log, steps=steps, top=top, from_event=anchor[0], to_event=anchor[1], unit=unit,
-                 collapse_repeats=collapse, cleaning_rules=rules)
+    with at_most(at_once):
+        fast = paths(log, steps=steps, top=top, from_event=anchor[0], to_event=anchor[1], unit=unit,
+                     collapse_repeats=collapse, cleaning_rules=rules)
     slow = _nodes_and_links(log, *_paths_sql(log, **args))
     for got, want in zip(fast, slow):
         pd.testing.assert_frame_equal(got, want, check_dtype=False)
-    if len(fast[0]):
-        node = fast[0].iloc[-1]
+    sql, params = _paths_sql(log, **args)
+    for node in fast[0].itertuples():
         users = [path_users(log, int(node.step), node.event, steps=steps, top=top, from_event=anchor[0],
                             to_event=anchor[1], unit=unit, collapse_repeats=collapse, cleaning_rules=rules)]
-        sql, params = _paths_sql(log, **args)
         users.append(log.db.run(f"{sql} SELECT DISTINCT user_id FROM folded WHERE step = $s AND event = $e "
                                 "ORDER BY user_id", {**params, "s": int(node.step), "e": node.event}))
         pd.testing.assert_frame_equal(users[0], users[1], check_dtype=False)
