@@ -236,7 +236,8 @@ def _evaluate_any(log: EventLog, steps: list[str], window: float, exclude: list[
     return events, start[keep], [c[keep] for c in chain], level[keep], owner[keep]
 
 
-def _name(log: EventLog, *key) -> str:
+def frame_name(log: EventLog, *key) -> str:
+    """The name of a frame kept for ``log`` (its content fingerprint and filters) and ``key``."""
     return "__funnel_" + hashlib.sha1(repr((log.fingerprint(), *key)).encode()).hexdigest()[:16]
 
 
@@ -249,7 +250,7 @@ def chain_starts(log: EventLog, steps: list[str], window: float, exclude: list[s
     -------
     str: the quoted name of a kept frame with k (the unit), t_start (timestamp) and level (1…n).
     """
-    name = _name(log, "starts", order, steps, window, exclude, unit)
+    name = frame_name(log, "starts", order, steps, window, exclude, unit)
     if not log.db.has_frame(name):
         events, start, _, level, _ = EVALUATE[order](log, steps, window, exclude, unit, None)
         t = events.t
@@ -272,7 +273,7 @@ def chain_units(log: EventLog, steps: list[str], window: float, exclude: list[st
     :func:`journey.funnel.funnel_units`.
     """
     n = len(steps)
-    name = _name(log, "units", order, steps, window, exclude, unit, by)
+    name = frame_name(log, "units", order, steps, window, exclude, unit, by)
     if log.db.has_frame(name):
         return quote_ident(name)
 

@@ -7,12 +7,12 @@ consecutive repeats collapsed into one.
 
 from __future__ import annotations
 
-import hashlib
 import re
 
 import pyarrow as pa
 
 from . import sequence
+from .chains import frame_name
 from .errors import InvalidParameterError, JourneyError
 from .lazy import pandas as pd
 from .log import ORDER_KEY, EventLog
@@ -132,10 +132,15 @@ def _check_paths(log: EventLog, *, steps, from_event, to_event, unit, rules, lev
     return _check_rules(rules)
 
 
-def _path_steps(log: EventLog, *, steps, from_event, to_event, unit, collapse, rules) -> sequence.PathSteps | None:
-    """The steps of every unit's path at event level, from one pass in numpy (ADR 0014), kept for the
-    next call with the same log and parameters (the users of a node ask again); None where the window
-    SQL is faster (:func:`journey.sequence.one_pass_pays`)."""
+def _event_steps(log: EventLog, *, steps, from_event, to_event, unit, collapse, rules,
+                 level) -> sequence.PathSteps | None:
+    """At event level, the steps of every unit's path from one pass in numpy (ADR 0014), checked, and kept
+    for the next call with the same log and parameters (the users of a node ask again). None at stage
+    level, or where the window SQL is faster (:func:`journey.sequence.one_pass_pays`)."""
+    if level != "events":
+        return None
+    rules = _check_paths(log, steps=steps, from_event=from_event, to_event=to_event, unit=unit, rules=rules,
+                         level=level)
     key = ("path_steps", log.fingerprint(), unit, collapse, tuple(rules), steps, from_event, to_event)
 
     def compute() -> sequence.PathSteps | None:
@@ -219,13 +224,10 @@ def paths(
         stops there). links: step (of the source), source, target, users. At each step the nodes' users
         add up to the paths still going; a node's links out plus its ends equal its users.
     """
-    if level == "events":
-        rules = _check_paths(log, steps=steps, from_event=from_event, to_event=to_event, unit=unit,
-                             rules=cleaning_rules, level=level)
-        steps_of = _path_steps(log, steps=steps, from_event=from_event, to_event=to_event, unit=unit,
-                               collapse=collapse_repeats, rules=rules)
-        if steps_of is not None:
-            return sequence.nodes_and_links(steps_of, int(top), OTHER)
+    steps_of = _event_steps(log, steps=steps, from_event=from_event, to_event=to_event, unit=unit,
+                            collapse=collapse_repeats, rules=cleaning_rules, level=level)
+    if steps_of is not None:
+        return sequence.nodes_and_links(steps_of, int(top), OTHER)
     sql, params = _paths_sql(log, steps=steps, top=top, from_event=from_event, to_event=to_event, unit=unit,
                              collapse=collapse_repeats, rules=cleaning_rules, level=level, stage_map=stage_map)
     return _nodes_and_links(log, sql, params)
@@ -279,14 +281,11 @@ def path_users(
     -------
     DataFrame: user_id (distinct, sorted).
     """
-    if level == "events":
-        rules = _check_paths(log, steps=steps, from_event=from_event, to_event=to_event, unit=unit,
-                             rules=cleaning_rules, level=level)
-        steps_of = _path_steps(log, steps=steps, from_event=from_event, to_event=to_event, unit=unit,
-                               collapse=collapse_repeats, rules=rules)
-        if steps_of is not None:
-            ids = sequence.node_users(steps_of, int(top), OTHER, int(step), event)
-            return pd.DataFrame({"user_id": pd.Series(ids.to_pylist(), dtype=object)})
+    steps_of = _event_steps(log, steps=steps, from_event=from_event, to_event=to_event, unit=unit,
+                            collapse=collapse_repeats, rules=cleaning_rules, level=level)
+    if steps_of is not None:
+        ids = sequence.node_users(steps_of, int(top), OTHER, int(step), event)
+        return pd.DataFrame({"user_id": pd.Series(ids.to_pylist(), dtype=object)})
     sql, params = _paths_sql(log, steps=steps, top=top, from_event=from_event, to_event=to_event, unit=unit,
                              collapse=collapse_repeats, rules=cleaning_rules, level=level, stage_map=stage_map)
     return log.db.run(
@@ -314,21 +313,23 @@ def transitions(
     rules = _check_rules(cleaning_rules)
     if unit not in UNITS:
         raise InvalidParameterError("unit", unit, UNITS)
-    parts = sequence.parts(log)
-    if not sequence.one_pass_pays(log, unit, parts):
-        return _transitions_sql(log, unit=unit, min_users=min_users, collapse_repeats=collapse_repeats,
-                                cleaning_rules=rules)
-    name = "__transitions_" + hashlib.sha1(
-        repr((log.fingerprint(), unit, collapse_repeats, rules)).encode()).hexdigest()[:16]
+    name = frame_name(log, "transitions", unit, collapse_repeats, rules)
 
-    def pairs() -> tuple[pa.Table, list[str]]:
+    def pairs() -> tuple[pa.Table, list[str]] | None:
+        parts = sequence.parts(log)
+        if not sequence.one_pass_pays(log, unit, parts):
+            return None
         frames, names = [], []
         for seq in sequence.sequences(log, unit, collapse_repeats, rules, parts):
             frames.append(sequence.transitions_frame(seq))
             names = seq.names
         return pa.concat_tables(frames), names
 
-    frame, names = log.db.remember(name, pairs)  # the pairs of one pass (ADR 0014), kept for the next call
+    kept = log.db.remember(name, pairs)  # the pairs of one pass (ADR 0014), kept for the next call
+    if kept is None:
+        return _transitions_sql(log, unit=unit, min_users=min_users, collapse_repeats=collapse_repeats,
+                                cleaning_rules=rules)
+    frame, names = kept
     if not log.db.has_frame(name):
         log.db.keep_frame(name, frame)
     sql, params = sequence.transitions_sql(names, name)

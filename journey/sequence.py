@@ -114,8 +114,8 @@ def sequences(log: EventLog, unit: str, collapse: bool, rules: list[tuple[str, s
     for part in range(parts):
         seq = read(log, unit, collapse, rules, part, parts)
         for name in seq.names:
-            number.setdefault(name, len(number))
-            if len(names) < len(number):
+            if name not in number:
+                number[name] = len(names)
                 names.append(name)
         to_global = np.array([number[n] for n in seq.names], dtype=np.int32)
         yield Sequences(names, to_global[seq.code] if len(to_global) else seq.code, seq.t, seq.unit + units,
@@ -236,9 +236,8 @@ def combined(parts: list[PathSteps]) -> PathSteps:
     """The steps of parts from :func:`sequences`, as one (the last part's names hold every part's)."""
     if len(parts) == 1:
         return parts[0]
-    join = lambda name: np.concatenate([getattr(p, name) for p in parts])  # noqa: E731
-    return PathSteps(parts[-1].names, pa.concat_arrays([p.user_ids for p in parts]), join("unit"), join("user"),
-                     join("code"), join("step"))
+    unit, user, code, step = (np.concatenate([getattr(p, a) for p in parts]) for a in ("unit", "user", "code", "step"))
+    return PathSteps(parts[-1].names, pa.concat_arrays([p.user_ids for p in parts]), unit, user, code, step)
 
 
 def _folded(ps: PathSteps, top: int, other: str) -> tuple[list[str], np.ndarray]:

@@ -1,6 +1,7 @@
 """Paths, transitions, the step matrix, top paths, the canvas and timelines, on rows checked by hand."""
 
 import contextlib
+
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -9,8 +10,15 @@ from hypothesis import strategies as st
 import journey
 from journey.canvas import canvas_html, canvas_markdown, journey_canvas
 from journey.errors import InvalidParameterError, JourneyError
-from journey.paths import (compare_transitions, customer_timeline, path_users, paths, step_matrix, top_paths,
-                           transitions)
+from journey.paths import (
+    compare_transitions,
+    customer_timeline,
+    path_users,
+    paths,
+    step_matrix,
+    top_paths,
+    transitions,
+)
 
 T0 = pd.Timestamp("2024-05-20 09:00:00")
 SEQUENCES = {
@@ -301,6 +309,18 @@ SEQUENCE_LOGS = st.lists(
 )
 
 
+def random_log(rows, export_sessions):
+    """The rows (user, session, minute, event) as a DataFrame (without its session ids unless
+    ``export_sessions``: sessions from 5-minute gaps) and the log loaded from it."""
+    df = pd.DataFrame(
+        [(u, s, (T0 + pd.Timedelta(minutes=t)).isoformat(sep=" "), e) for u, s, t, e in rows],
+        columns=["user_id", "session_id", "timestamp", "event"],
+    )
+    if not export_sessions:
+        df = df.drop(columns="session_id")
+    return df, journey.load(df, session_gap_minutes=5)
+
+
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows=SEQUENCE_LOGS, unit=st.sampled_from(["users", "sessions"]), collapse=st.booleans(),
        rules=st.sampled_from([None, [("(?i)view", "view")], [("home|cart", "other")]]),
@@ -313,14 +333,8 @@ def test_transitions_equal_the_window_sql_version(rows, unit, collapse, rules, m
 
     if not rows:
         return
-    df = pd.DataFrame(
-        [(u, s, (T0 + pd.Timedelta(minutes=t)).isoformat(sep=" "), e) for u, s, t, e in rows],
-        columns=["user_id", "session_id", "timestamp", "event"],
-    )
-    if not export_sessions:
-        df = df.drop(columns="session_id")
-    log = journey.load(df, session_gap_minutes=5)
-    args = dict(unit=unit, min_users=min_users, collapse_repeats=collapse, cleaning_rules=rules)
+    _, log = random_log(rows, export_sessions)
+    args = {"unit": unit, "min_users": min_users, "collapse_repeats": collapse, "cleaning_rules": rules}
     with at_most(at_once):
         fast = transitions(log, **args)
     pd.testing.assert_frame_equal(fast, _transitions_sql(log, **args), check_dtype=False)
@@ -348,15 +362,9 @@ def test_paths_equal_the_window_sql_version(rows, unit, collapse, rules, steps, 
 
     if not rows:
         return
-    df = pd.DataFrame(
-        [(u, s, (T0 + pd.Timedelta(minutes=t)).isoformat(sep=" "), e) for u, s, t, e in rows],
-        columns=["user_id", "session_id", "timestamp", "event"],
-    )
-    if not export_sessions:
-        df = df.drop(columns="session_id")
-    log = journey.load(df, session_gap_minutes=5)
-    args = dict(steps=steps, top=top, from_event=anchor[0], to_event=anchor[1], unit=unit, collapse=collapse,
-                rules=rules, level="events", stage_map=None)
+    df, log = random_log(rows, export_sessions)
+    args = {"steps": steps, "top": top, "from_event": anchor[0], "to_event": anchor[1], "unit": unit,
+            "collapse": collapse, "rules": rules, "level": "events", "stage_map": None}
     if not rules and (anchor[0] or anchor[1]) not in set(df["event"]) | {None}:
         return  # refused as an unknown event, both ways (tested by hand above)
     with at_most(at_once):
