@@ -434,7 +434,7 @@ def time_to_convert(
     params = {**params, "edges": [float(x) for x in TIME_BINS]}
     counts = log.db.run(
         f"""
-        SELECT len(list_filter($edges, x -> x <= d_{step_no})) AS bin, count(*) AS units
+        SELECT len(list_filter($edges, lambda x: x <= d_{step_no})) AS bin, count(*) AS units
         FROM ({units_sql}) u WHERE d_{step_no} IS NOT NULL GROUP BY bin
         """,
         params,

@@ -129,8 +129,8 @@ def _general_text_ts_sql(x: str, date_order: str) -> str:
     )
     dmy_ts = _assemble(dmy_year, f"__dmy.{first}", f"__dmy.{second}", hour, "__dmy.mi", "__dmy.s", "__dmy.f")
     names = "[" + ", ".join(_lit(f) for f in MONTH_NAME_FORMATS) + "]"
-    by_dmy = f"list_transform([{dmy}], __dmy -> CASE WHEN __dmy.y <> '' THEN {dmy_ts} END)[1]"
-    by_ymd = f"list_transform([{ymd}], __ymd -> CASE WHEN __ymd.y <> '' THEN {ymd_ts} END)[1]"
+    by_dmy = f"list_transform([{dmy}], lambda __dmy: CASE WHEN __dmy.y <> '' THEN {dmy_ts} END)[1]"
+    by_ymd = f"list_transform([{ymd}], lambda __ymd: CASE WHEN __ymd.y <> '' THEN {ymd_ts} END)[1]"
     return f"coalesce({by_ymd}, {by_dmy}, try_strptime({x}, {names}))"
 
 
@@ -147,7 +147,7 @@ def _quick_formats(date_order: str) -> list[str]:
 def _common_era(ts: str) -> str:
     """Move a Buddhist-era timestamp (year 2400 or later) to the common era."""
     return (
-        f"list_transform([{ts}], __era -> CASE WHEN year(__era) >= {BUDDHIST_ERA_FIRST_YEAR} "
+        f"list_transform([{ts}], lambda __era: CASE WHEN year(__era) >= {BUDDHIST_ERA_FIRST_YEAR} "
         f"THEN __era - INTERVAL {BUDDHIST_ERA_OFFSET_YEARS} YEAR ELSE __era END)[1]"
     )
 
@@ -176,7 +176,7 @@ def text_ts_sql(x: str, date_order: str = "dmy", quick: str | None = None) -> st
         plainest = f"CASE WHEN CAST({quick} AS VARCHAR) = {x} THEN {quick} END"
     else:
         plainest = (f"list_transform([{quick_ts_sql(x)}], "
-                    f"__plain -> CASE WHEN CAST(__plain AS VARCHAR) = {x} THEN __plain END)[1]")
+                    f"lambda __plain: CASE WHEN CAST(__plain AS VARCHAR) = {x} THEN __plain END)[1]")
     return f"coalesce({plainest}, {thorough_text_ts_sql(x, date_order)})"
 
 
