@@ -62,15 +62,14 @@ def _cleaned_names(log: EventLog, raw: list[str], rules: list[tuple[str, str]]) 
 def _fetch(log: EventLog, unit: str, part: int, parts: int) -> tuple[pa.Table, list[str]]:
     """The events of the filtered log whose user's hash is ``part`` modulo ``parts``: k (user), s (session,
     for sessions), t, r and e (the number of its name in the list returned), in the stored order; read in
-    place, sorted by (hash of the user, time, row) as in chains.py. The names are numbered by Arrow's
+    place, in file order with the user's hash ``h``, sorted by :func:`journey.chains._in_order`. The names are numbered by Arrow's
     dictionary encoding: a list lookup in SQL is linear in the number of names, which an export of page
     URLs as events would make slow."""
     rel, params = log.source(sessions=unit == "sessions")
     session = ", session_id AS s" if unit == "sessions" else ""
-    hashed, order = (", hash(user_id) AS h", " ORDER BY h, t, r") if log.in_place else ("", "")
+    hashed = ", hash(user_id) AS h" if log.in_place else ""
     where = " WHERE hash(user_id) % $parts = $part" if parts > 1 else ""
-    sql = (f"SELECT user_id AS k{session}, epoch_us(ts) AS t, row_no AS r{hashed}, event AS e "
-           f"FROM {rel} ev{where}{order}")
+    sql = f"SELECT user_id AS k{session}, epoch_us(ts) AS t, row_no AS r{hashed}, event AS e FROM {rel} ev{where}"
     table = log.db.arrow(sql, {**params, **({"parts": parts, "part": part} if parts > 1 else {})})
     names = pc.dictionary_encode(table.column("e").combine_chunks())
     table = table.set_column(table.column_names.index("e"), "e", names.indices)

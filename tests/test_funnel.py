@@ -280,8 +280,10 @@ def clickhouse_levels(rows, steps, window):
     return levels
 
 
-def both_ways(rows, steps, window, exclude, unit, by, order="ordered"):
-    """chains.py's units and the SQL (ASOF) version's, as sorted records, or None when a step never occurs."""
+def both_ways(rows, steps, window, exclude, unit, by, order="ordered", split=False):
+    """chains.py's units and the SQL (ASOF) version's, as sorted records, or None when a step never occurs.
+    With ``split``, chains.py follows the events in parts (threads) from 2 events on, not 200,000."""
+    from journey import chains
     from journey.funnel import _units_sql
 
     df = pd.DataFrame(
@@ -292,7 +294,11 @@ def both_ways(rows, steps, window, exclude, unit, by, order="ordered"):
     log = journey.load(df, session_gap_minutes=0.1)
     if not set(steps) | set(exclude) <= set(df["event"]):
         return None
-    fast, _ = funnel_units(log, steps, window=window, order=order, exclude=list(exclude), unit=unit, by=by)
+    least, chains.SPLIT_FROM = chains.SPLIT_FROM, 2 if split else chains.SPLIT_FROM
+    try:
+        fast, _ = funnel_units(log, steps, window=window, order=order, exclude=list(exclude), unit=unit, by=by)
+    finally:
+        chains.SPLIT_FROM = least
     slow, params = _units_sql(log, steps, float(window), order, unit, list(exclude), by)
     cols = ["k", "grp", "level", "first_start"] + [f"{p}_{i}" for i in range(1, len(steps) + 1) for p in ("at", "ar")] \
         + [f"d_{i}" for i in range(2, len(steps) + 1)]
@@ -303,10 +309,10 @@ def both_ways(rows, steps, window, exclude, unit, by, order="ordered"):
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows=LOGS, steps=st.lists(st.sampled_from(EVENTS[:3]), min_size=2, max_size=4),
        window=st.integers(0, 8), exclude=st.sampled_from([(), ("x",)]),
-       unit=st.sampled_from(["users", "sessions"]), by=st.sampled_from([None, "device"]))
-def test_chains_equal_the_sql_version_on_every_column(rows, steps, window, exclude, unit, by):
+       unit=st.sampled_from(["users", "sessions"]), by=st.sampled_from([None, "device"]), split=st.booleans())
+def test_chains_equal_the_sql_version_on_every_column(rows, steps, window, exclude, unit, by, split):
     """The one-pass evaluation (chains.py) gives what the ASOF-join SQL gives: levels, anchors, durations, group."""
-    got = both_ways(rows, steps, window, exclude, unit, by)
+    got = both_ways(rows, steps, window, exclude, unit, by, split=split)
     if got is not None:
         pd.testing.assert_frame_equal(got[0], got[1], check_dtype=False)
 
@@ -314,10 +320,10 @@ def test_chains_equal_the_sql_version_on_every_column(rows, steps, window, exclu
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows=LOGS, steps=st.permutations(EVENTS[:3]).map(list), n=st.integers(2, 3),
        window=st.integers(0, 8), exclude=st.sampled_from([(), ("x",)]),
-       unit=st.sampled_from(["users", "sessions"]), by=st.sampled_from([None, "device"]))
-def test_any_order_chains_equal_the_sql_version_on_every_column(rows, steps, n, window, exclude, unit, by):
+       unit=st.sampled_from(["users", "sessions"]), by=st.sampled_from([None, "device"]), split=st.booleans())
+def test_any_order_chains_equal_the_sql_version_on_every_column(rows, steps, n, window, exclude, unit, by, split):
     """The any-order funnel evaluated in one pass (chains.py) gives what its window-function SQL gives."""
-    got = both_ways(rows, steps[:n], window, exclude, unit, by, order="any")
+    got = both_ways(rows, steps[:n], window, exclude, unit, by, order="any", split=split)
     if got is not None:
         pd.testing.assert_frame_equal(got[0], got[1], check_dtype=False)
 
