@@ -23,11 +23,11 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from .engine import quote_ident
+from .lazy import pandas as pd
 from .log import EventLog
 
 # the fetched events are followed in up to PARTS threads, one per core, once there are SPLIT_FROM of them
