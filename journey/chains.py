@@ -1,8 +1,9 @@
 """Ordered funnels in one pass over each unit's events (ADR 0010).
 
 DuckDB hands over the step and exclusion events of the filtered log as Arrow columns, in the order the
-events table is stored (user, time, row), which is checked, not assumed; numpy then follows every
-chain at once. For each step-1 event the earliest next event of each following step is found with a
+events table is stored (user, time, row), which is checked, not assumed (a log read in place comes in
+file order and is sorted here, ADR 0015); numpy then follows every chain at once, in one thread per
+core for larger logs. For each step-1 event the earliest next event of each following step is found with a
 "next occurrence" array per step (a reversed running minimum), so a 4-step funnel over millions of events
 is a handful of vector operations instead of one ASOF join per step. The result, one row per unit with
 the same columns as the SQL version, is kept in the log's database as an Arrow table readable by name
