@@ -42,7 +42,7 @@ def _fetch(log: EventLog, names: list[str], unit: str, by: str | None) -> pa.Tab
 
     The events table is stored in (unit, time, row) order. A log read in place comes in file order, with
     ``h``, the unit's hash (computed by DuckDB on both cores), from which :func:`_in_order` numbers the
-    units and sorts in numpy: 0.3 s for 7M events, where DuckDB's sort took 1.3 s. Its rows whose time
+    units and sorts in numpy: about 0.6 s for 7M events, where DuckDB's sort took 1.3 s. Its rows whose time
     could not be read come through with ``t`` NULL and are dropped here, so each time is parsed once.
     """
     rel, params = log.source(sessions=unit == "sessions", checked=False)
@@ -130,10 +130,10 @@ def _one_run_per_unit(table: pa.Table, k: pa.Array, starts: np.ndarray) -> bool:
     """Whether no unit's events are split over two runs, given where the runs of equal ``k`` start.
 
     In the events table, stored by user, the runs' keys must differ: they strictly increase for users.
-    A session's key (user, separator, session
-    id) need not (``u#10`` sorts before ``u#2``); then its hash (``kh``) comes along, and runs whose
-    hashes all differ have keys that all differ (counting distinct text took 2 s for 2M sessions). When
-    two runs share a hash (one session split in two, or a collision) the caller sorts: always correct.
+    A session's key (user, separator, session id) need not (``u#10`` sorts before ``u#2``); then its
+    hash (``kh``) comes along, and runs whose hashes all differ have keys that all differ (counting
+    distinct text took 2 s for 2M sessions). When two runs share a hash (one session split in two, or a
+    collision) the caller sorts: always correct.
     """
     if len(starts) < 2:
         return True
