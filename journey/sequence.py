@@ -62,9 +62,9 @@ def _cleaned_names(log: EventLog, raw: list[str], rules: list[tuple[str, str]]) 
 def _fetch(log: EventLog, unit: str, part: int, parts: int) -> tuple[pa.Table, list[str]]:
     """The events of the filtered log whose user's hash is ``part`` modulo ``parts``: k (user), s (session,
     for sessions), t, r and e (the number of its name in the list returned), in the stored order; read in
-    place, in file order with the user's hash ``h``, sorted by :func:`journey.chains._in_order`. The names are numbered by Arrow's
-    dictionary encoding: a list lookup in SQL is linear in the number of names, which an export of page
-    URLs as events would make slow."""
+    place, in file order with the user's hash ``h`` (:func:`journey.chains._in_order` sorts them). The
+    names are numbered by Arrow's dictionary encoding: a list lookup in SQL is linear in the number of
+    names, which an export of page URLs as events would make slow."""
     rel, params = log.source(sessions=unit == "sessions")
     session = ", session_id AS s" if unit == "sessions" else ""
     hashed = ", hash(user_id) AS h" if log.in_place else ""
