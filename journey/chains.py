@@ -84,7 +84,10 @@ class _Events:
             if b > a:
                 part = copy.copy(self)
                 part.t, part.r, part.e, part.unit_no = self.t[a:b], self.r[a:b], self.e[a:b], self.unit_no[a:b]
-                part.order = np.arange(a, b) if self.order is None else self.order[a:b]
+                if self.order is None:  # in stored order: the part's rows are a slice (no copy)
+                    part.table = self.table.slice(a, b - a)
+                else:
+                    part.order = self.order[a:b]
                 parts.append(part)
         return parts
 
@@ -314,12 +317,13 @@ def chain_starts(log: EventLog, steps: list[str], window: float, exclude: list[s
     """
     name = frame_name(log, "starts", order, steps, window, exclude, unit)
     if not log.db.has_frame(name):
+        names = list(dict.fromkeys([*steps, *exclude]))
+
         def starts(events: _Events) -> pa.Table:
             start, _, level, _ = EVALUATE[order](events, names, steps, window, exclude)
             return pa.table({"k": events.text("k", start),
                              "t_start": pa.array(events.t[start], type=pa.timestamp("us")), "level": level})
 
-        names = list(dict.fromkeys([*steps, *exclude]))
         log.db.keep_frame(name, _combined(_in_threads(starts, _read(log, names, steps, exclude, unit, None))))
     return quote_ident(name)
 
