@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
-from .engine import Database, is_duckdb_error, quote_ident, trim_sql
+from .engine import Database, is_duckdb_error, present_sql, quote_ident, text_or_null_sql, trim_sql
 from .errors import InvalidParameterError, JourneyError, LoadError, MappingError
 from .log import EVENTS_NO_SESSIONS, EVENTS_UNCHECKED, EventLog, LoadReport
 from .schema import ORDERS_EVENT, ROLES, Mapping, check_required, detect_mapping
@@ -134,7 +134,7 @@ def remap(
     return build(staged, mapping, date_order=date_order, session_gap_minutes=session_gap_minutes)
 
 def _text(col_sql: str) -> str:
-    return f"nullif({trim_sql(f'CAST({col_sql} AS VARCHAR)')}, '')"
+    return text_or_null_sql(f"CAST({col_sql} AS VARCHAR)")
 
 
 def _number(col_sql: str, col_type: str) -> str:
@@ -171,6 +171,9 @@ def _build_events(staged: Staged, overrides: dict, date_order: str, gap_minutes:
     quick = quick_ts_sql("__time") if as_text else "NULL"
     raw_time = "nullif(__time, '')" if as_text else _text("__time")
     event_expr = _text(q(roles["event"])) if "event" in roles else f"'{ORDERS_EVENT}'"
+    # whether the user and the event are given, tested on the source text (see present_sql)
+    has_user = present_sql(f"CAST({q(roles['user'])} AS VARCHAR)")
+    has_event = present_sql(f"CAST({q(roles['event'])} AS VARCHAR)") if "event" in roles else "true"
 
     revenue_expr = "CAST(NULL AS DOUBLE)"
     if "revenue" in roles:
@@ -201,6 +204,8 @@ def _build_events(staged: Staged, overrides: dict, date_order: str, gap_minutes:
                 {_text(q(roles['user']))} AS user_id,
                 {time_pre} AS __time,
                 {event_expr} AS event,
+                {has_user} AS __has_user,
+                {has_event} AS __has_event,
                 {session_src} AS source_session,
                 {', '.join(optional)},
                 {revenue_expr} AS revenue,
@@ -212,7 +217,7 @@ def _build_events(staged: Staged, overrides: dict, date_order: str, gap_minutes:
         """
     )
     reason = (
-        "CASE WHEN user_id IS NULL THEN 'missing user' WHEN event IS NULL THEN 'missing event' "
+        "CASE WHEN NOT __has_user THEN 'missing user' WHEN NOT __has_event THEN 'missing event' "
         "WHEN raw_time IS NULL THEN 'missing time' WHEN ts IS NULL THEN 'unreadable time' END"
     )
     db.execute(f"CREATE OR REPLACE VIEW checked AS SELECT *, {reason} AS reject_reason FROM parsed")
@@ -243,7 +248,7 @@ def _build_events(staged: Staged, overrides: dict, date_order: str, gap_minutes:
         plain = columns_out.replace("{session}", "", 1)
         db.execute(f"CREATE OR REPLACE VIEW {EVENTS_NO_SESSIONS} AS SELECT {plain} FROM ok")
         db.execute(f"CREATE OR REPLACE VIEW {EVENTS_UNCHECKED} AS SELECT {plain} FROM parsed "
-                   "WHERE user_id IS NOT NULL AND event IS NOT NULL")
+                   "WHERE __has_user AND __has_event")
     else:
         db.execute(f"CREATE OR REPLACE TABLE events AS {sessions} ORDER BY user_id, ts, row_no")
         db.execute("DROP VIEW ok")

@@ -1,6 +1,8 @@
 """Random malformed CSVs never crash the loader, and every row is accounted for."""
 
 
+import string
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -95,3 +97,25 @@ def test_the_quick_trim_gives_what_duckdb_trim_gives(values):
     assert len(got) == len(values)
     for value, quick, reference in got:
         assert quick == reference, repr(value)
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(st.one_of(st.none(), st.builds(lambda a, core, b: a + core + b, st.sampled_from(SPACES),
+                                                      st.one_of(st.text(max_size=6),  # mostly not ASCII
+                                                                st.text(string.printable, max_size=6)),
+                                                      st.sampled_from(SPACES))),
+                       min_size=1, max_size=30))
+def test_the_quick_presence_test_and_text_agree_with_trimming(values):
+    from journey.engine import Database, present_sql, text_or_null_sql
+
+    db = Database()
+    try:
+        got = db.rows(f"SELECT {present_sql('v')}, nullif(trim(v), '') IS NOT NULL, {text_or_null_sql('v')}, "
+                      "nullif(trim(v), '') "
+                      "FROM (SELECT unnest($values) AS v, generate_subscripts($values, 1) AS i) ORDER BY i",
+                      {"values": values})
+    finally:
+        db.close()
+    assert len(got) == len(values)
+    assert [row[0] for row in got] == [row[1] for row in got], values
+    assert [row[2] for row in got] == [row[3] for row in got], values
