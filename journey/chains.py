@@ -19,6 +19,7 @@ level is the best over its starts, and its times are those of the earliest chain
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -61,15 +62,34 @@ def _fetch(log: EventLog, names: list[str], unit: str, by: str | None) -> pa.Tab
 
 
 class _Events:
-    """Fetched events in (unit, time, row) order: numeric columns as arrays, text columns taken on demand."""
+    """Fetched events in (unit, time, row) order: times and event numbers as arrays, other columns taken
+    on demand (``full`` holds columns of the whole table already converted to numpy, shared by parts)."""
 
-    def __init__(self, table: pa.Table, order: np.ndarray | None, unit_no: np.ndarray):
+    def __init__(self, table: pa.Table, order: np.ndarray | None, unit_no: np.ndarray,
+                 full: dict[str, np.ndarray] | None = None):
         self.table, self.order, self.unit_no = table, order, unit_no
-        self.t, self.r, self.e = (self._numbers(c) for c in ("t", "r", "e"))
+        self._full = full if full is not None else {}
+        self.t, self.e = self._numbers("t"), self._numbers("e")
+
+    def _column(self, name: str) -> np.ndarray:
+        if name not in self._full:
+            self._full[name] = self.table.column(name).to_numpy()
+        return self._full[name]
 
     def _numbers(self, name: str) -> np.ndarray:
-        values = self.table.column(name).to_numpy()
+        values = self._column(name)
         return values if self.order is None else values[self.order]
+
+    @functools.cached_property
+    def r(self) -> np.ndarray:
+        """Every event's row number (gathered at first use: most callers want a few, see :meth:`rows`)."""
+        return self._numbers("r")
+
+    def rows(self, positions: np.ndarray) -> np.ndarray:
+        """The row numbers of the events at the given positions."""
+        if "r" in self.__dict__:
+            return self.r[positions]
+        return self._column("r")[positions if self.order is None else self.order[positions]]
 
     def text(self, name: str, positions: np.ndarray) -> pa.Array:
         """Column ``name`` at the given positions of the ordered events."""
@@ -83,44 +103,59 @@ class _Events:
         for a, b in zip(np.r_[0, bounds], np.r_[bounds, len(self.t)]):
             if b > a:
                 part = copy.copy(self)
-                part.t, part.r, part.e, part.unit_no = self.t[a:b], self.r[a:b], self.e[a:b], self.unit_no[a:b]
+                part.t, part.e, part.unit_no = self.t[a:b], self.e[a:b], self.unit_no[a:b]
+                part.__dict__.pop("r", None)
                 if self.order is None:  # in stored order: the part's rows are a slice (no copy)
-                    part.table = self.table.slice(a, b - a)
+                    part.table, part._full = self.table.slice(a, b - a), {}
                 else:
                     part.order = self.order[a:b]
                 parts.append(part)
         return parts
 
 
-def _in_order(table: pa.Table, rows: np.ndarray | None = None) -> _Events:
+def _in_order(table: pa.Table, rows: np.ndarray | None = None, full: dict[str, np.ndarray] | None = None
+              ) -> _Events:
     """The rows (or those of ``table`` at the positions ``rows``) in (unit, time, row) order and each
     row's unit number (0, 1, …), sorting only if needed.
 
     Rows that come with ``h``, their unit's hash (a log read in place, in file order), are always sorted;
     others (the events table, stored in that order) only when the check finds them out of order.
+    ``full``: the table's columns already converted to numpy (by :func:`_parts`, once for every part).
     """
-    t = table.column("t").to_numpy()
-    r = table.column("r").to_numpy()
-    if rows is not None:
-        t, r = t[rows], r[rows]
-    n = len(t)
+    full = full if full is not None else {}
+    for name in ("t", "r"):
+        if name not in full:
+            full[name] = table.column(name).to_numpy()
+    t, r = full["t"], full["r"]
+    # rows that come in row order (a file read in place) need no row key: lexsort is stable
+    in_row_order = "h" in table.column_names and _in_row_order(full)
     k = table.column("k").combine_chunks()
     if rows is not None:
-        k = k.take(pa.array(rows))
+        t, r, k = t[rows], None if in_row_order else r[rows], k.take(pa.array(rows))
+    n = len(t)
     if n and "h" not in table.column_names:
         change = _starts_of_runs(pc.not_equal(k[1:], k[:-1]).to_numpy(zero_copy_only=False))
         later = (t[1:] > t[:-1]) | ((t[1:] == t[:-1]) & (r[1:] > r[:-1]))
         if rows is None and not (~change[1:] & ~later).any() and _one_run_per_unit(table, k, np.flatnonzero(change)):
-            return _Events(table, None, _run_numbers(change))
-    codes = _unit_codes(table, k, rows)
-    order = np.lexsort((r, t, codes))
+            return _Events(table, None, _run_numbers(change), full)
+    codes = _unit_codes(table, k, rows, full)
+    order = np.lexsort((t, codes) if in_row_order else (r, t, codes))
     codes = codes[order]
     if rows is not None:
         order = rows[order]
-    return _Events(table, order, _run_numbers(_starts_of_runs(codes[1:] != codes[:-1])) if n else codes)
+    return _Events(table, order, _run_numbers(_starts_of_runs(codes[1:] != codes[:-1])) if n else codes, full)
 
 
-def _unit_codes(table: pa.Table, k: pa.Array, rows: np.ndarray | None = None) -> np.ndarray:
+def _in_row_order(full: dict[str, np.ndarray]) -> bool:
+    """Whether the row numbers ``full["r"]`` increase (checked once per table, kept as ``full["r_increases"]``)."""
+    if "r_increases" not in full:
+        r = full["r"]
+        full["r_increases"] = np.array(bool((r[1:] > r[:-1]).all()))
+    return bool(full["r_increases"])
+
+
+def _unit_codes(table: pa.Table, k: pa.Array, rows: np.ndarray | None = None,
+                full: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """A number per row (of ``table``, or at its positions ``rows``), equal for rows of the same unit
     ``k`` (the rows' units) and different otherwise (any numbering).
 
@@ -129,7 +164,7 @@ def _unit_codes(table: pa.Table, k: pa.Array, rows: np.ndarray | None = None) ->
     units sharing a hash would otherwise be one); then the text is encoded: exact either way.
     """
     if "h" in table.column_names and len(k):
-        h = table.column("h").to_numpy()
+        h = full["h"] if full and "h" in full else table.column("h").to_numpy()
         codes, _ = pd.factorize(h if rows is None else h[rows])  # numbered in order of first appearance
         top = np.maximum.accumulate(codes)
         first = np.flatnonzero(np.r_[True, top[1:] > top[:-1]])  # the row where each number first appears
@@ -203,8 +238,11 @@ def _parts(table: pa.Table, most: int | None = None) -> list[_Events]:
     if n == 1:
         return [_in_order(table)]
     if "h" in table.column_names:
-        part = table.column("h").to_numpy() % np.uint64(n)
-        return _in_threads(lambda i: _in_order(table, np.flatnonzero(part == i)), range(n))
+        # each column converted once (the table comes in chunks: a copy), for every part
+        full = {name: table.column(name).to_numpy() for name in ("t", "r", "h")}
+        _in_row_order(full)
+        part = full["h"] % np.uint64(n)
+        return _in_threads(lambda i: _in_order(table, np.flatnonzero(part == i), full), range(n))
     return _in_order(table).split(n)
 
 
@@ -367,7 +405,7 @@ def _units(events: _Events, names: list[str], steps: list[str], window: float, e
     """:func:`chain_units`' rows for the units of one part of the events."""
     n = len(steps)
     start, chain, level, owner = EVALUATE[order](events, names, steps, window, exclude)
-    t, r = events.t, events.r
+    t = events.t
 
     # per unit: starts are in position order, so a unit's starts are one run and its first is its earliest
     first_of_unit = _first_per_run(np.arange(len(start)), owner)
@@ -386,7 +424,7 @@ def _units(events: _Events, names: list[str], steps: list[str], window: float, e
         has = np.zeros(len(units), dtype=bool)
         rows = run_of_start[first]
         pos = chain[i - 1][first]
-        at[rows], ar[rows], has[rows] = t[pos], r[pos], True
+        at[rows], ar[rows], has[rows] = t[pos], events.rows(pos), True
         columns[f"at_{i}"] = pa.array(at, mask=~has, type=pa.timestamp("us"))
         columns[f"ar_{i}"] = pa.array(ar, mask=~has) if order == "ordered" else pa.nulls(len(units), pa.int64())
         if i > 1:

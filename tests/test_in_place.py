@@ -144,6 +144,14 @@ def test_units_sharing_a_hash_are_still_followed_apart():
     assert events.text("k", np.arange(5)).to_pylist() == ["b", "b", "a", "a", "a"]
     assert list(events.t) == [2, 4, 1, 3, 3] and list(events.r) == [3, 1, 4, 2, 5]
     assert list(events.unit_no) == [0, 0, 1, 1, 1]
+    # rows at the same time follow their row numbers, whether or not the rows came in row order
+    for r, want in (([1, 2, 3, 4], [1, 3, 2, 4]), ([4, 9, 3, 2], [3, 4, 2, 9])):
+        tied = pa.table({"k": ["a", "b", "a", "b"], "t": [5, 5, 5, 5], "r": r,
+                         "h": pa.array([1, 2, 1, 2], pa.uint64()), "e": pa.array([0, 1, 1, 0], pa.int8())})
+        for events in (chains._in_order(tied), *chains._parts(tied, most=2)):
+            assert [x for x in events.r if x in want] == [x for x in want if x in events.r]
+        assert list(chains._in_order(tied).r) == want
+        assert list(chains._in_order(tied).rows(np.arange(4))) == want
 
 
 def test_the_events_are_split_into_parts_without_splitting_a_unit():
