@@ -12,7 +12,7 @@ import re
 import pyarrow as pa
 
 from . import sequence
-from .chains import frame_name
+from .chains import _in_threads, frame_name
 from .errors import InvalidParameterError, JourneyError
 from .lazy import pandas as pd
 from .log import ORDER_KEY, EventLog
@@ -320,9 +320,13 @@ def transitions(
         if not sequence.one_pass_pays(log, unit, parts):
             return None
         frames, names = [], []
-        for seq in sequence.sequences(log, unit, collapse_repeats, rules, parts):
-            frames.append(sequence.transitions_frame(seq))
-            names = seq.names
+        if parts == 1:  # the pieces of one read, followed in threads
+            seqs = list(sequence.sequences(log, unit, collapse_repeats, rules, parts))
+            frames, names = _in_threads(sequence.transitions_frame, seqs), seqs[-1].names
+        else:  # one part in memory at a time
+            for seq in sequence.sequences(log, unit, collapse_repeats, rules, parts):
+                frames.append(sequence.transitions_frame(seq))
+                names = seq.names
         return pa.concat_tables(frames), names
 
     kept = log.db.remember(name, pairs)  # the pairs of one pass (ADR 0014), kept for the next call

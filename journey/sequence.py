@@ -10,6 +10,7 @@ stays in ``journey.paths`` as the cross-check of this module (tests/test_paths.p
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -17,7 +18,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .chains import _in_order, _run_numbers, _starts_of_runs
+from . import chains
+from .chains import _in_order, _in_threads, _run_numbers, _starts_of_runs
 from .engine import quote_ident
 from .log import EventLog
 
@@ -59,21 +61,24 @@ def _cleaned_names(log: EventLog, raw: list[str], rules: list[tuple[str, str]]) 
     return names, np.array([number[c] for c in cleaned], dtype=np.int32)
 
 
-def _fetch(log: EventLog, unit: str, part: int, parts: int) -> tuple[pa.Table, list[str]]:
+def _fetch(log: EventLog, unit: str, part: int, parts: int) -> pa.Table:
     """The events of the filtered log whose user's hash is ``part`` modulo ``parts``: k (user), s (session,
-    for sessions), t, r and e (the number of its name in the list returned), in the stored order; read in
-    place, in file order with the user's hash ``h`` (:func:`journey.chains._in_order` sorts them). The
-    names are numbered by Arrow's dictionary encoding: a list lookup in SQL is linear in the number of
-    names, which an export of page URLs as events would make slow."""
+    for sessions), t, r and e (its name), in the stored order; read in place, in file order with the user's
+    hash ``h`` (:func:`journey.chains._in_order` sorts them)."""
     rel, params = log.source(sessions=unit == "sessions")
     session = ", session_id AS s" if unit == "sessions" else ""
     hashed = ", hash(user_id) AS h" if log.in_place else ""
     where = " WHERE hash(user_id) % $parts = $part" if parts > 1 else ""
     sql = f"SELECT user_id AS k{session}, epoch_us(ts) AS t, row_no AS r{hashed}, event AS e FROM {rel} ev{where}"
-    table = log.db.arrow(sql, {**params, **({"parts": parts, "part": part} if parts > 1 else {})})
+    return log.db.arrow(sql, {**params, **({"parts": parts, "part": part} if parts > 1 else {})})
+
+
+def _numbered(table: pa.Table) -> tuple[pa.Table, list[str]]:
+    """The table with its event names ``e`` replaced by their numbers in the list returned (Arrow's
+    dictionary encoding: a list lookup in SQL is linear in the number of names, which an export of page
+    URLs as events would make slow)."""
     names = pc.dictionary_encode(table.column("e").combine_chunks())
-    table = table.set_column(table.column_names.index("e"), "e", names.indices)
-    return table, names.dictionary.to_pylist()
+    return table.set_column(table.column_names.index("e"), "e", names.indices), names.dictionary.to_pylist()
 
 
 def _chunk(values: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -110,8 +115,7 @@ def sequences(log: EventLog, unit: str, collapse: bool, rules: list[tuple[str, s
     names: list[str] = []
     number: dict[str, int] = {}
     units = users = 0
-    for part in range(parts):
-        seq = read(log, unit, collapse, rules, part, parts)
+    for seq in _read_parts(log, unit, collapse, rules, parts):
         for name in seq.names:
             if name not in number:
                 number[name] = len(names)
@@ -123,11 +127,76 @@ def sequences(log: EventLog, unit: str, collapse: bool, rules: list[tuple[str, s
         users += len(seq.user_ids)
 
 
+def _read_parts(log: EventLog, unit: str, collapse: bool, rules: list[tuple[str, str]],
+                parts: int) -> Iterator[Sequences]:
+    """:func:`read` of each part in turn (``parts`` > 1: fewer events in memory at once); or, in one part,
+    the events read at once and followed in one thread per core (:func:`journey.chains._in_threads`),
+    split with no user in two pieces (:func:`_pieces`). Each piece numbers its own units, users and names
+    from 0, as a part does."""
+    if parts > 1:
+        for part in range(parts):
+            yield read(log, unit, collapse, rules, part, parts)
+        return
+    table = _fetch(log, unit, 0, 1)
+    pieces = _pieces(table)
+    done = _in_threads(lambda piece: _read_table(log, piece, unit, collapse, rules), pieces)
+    if len(pieces) > 1 and "h" not in table.column_names and not all(stored for _, stored in done):
+        # a piece out of the stored order may share a user with another: read the events whole instead
+        done = [_read_table(log, table, unit, collapse, rules)]
+    yield from (seq for seq, _ in done)
+
+
+def _pieces(table: pa.Table, most: int | None = None) -> list[pa.Table]:
+    """The fetched events in at most ``most`` pieces (default: one per core, from
+    :data:`journey.chains.SPLIT_FROM` events), no user's events in two: read in place, split by the user's
+    hash; stored by user, sliced (no copy) where the user changes, whole unless each piece's last user sorts
+    before the next piece's first. (Stored by user means each piece's users sort in increasing order,
+    which :func:`_read_table` checks.)"""
+    if most is None:
+        most = min(chains.PARTS, os.cpu_count() or 1) if table.num_rows >= chains.SPLIT_FROM else 1
+    n = max(1, min(most, table.num_rows))
+    if n == 1:
+        return [table]
+    if "h" in table.column_names:
+        part = table.column("h").to_numpy() % np.uint64(n)
+        return [table.take(pa.array(np.flatnonzero(part == i))) for i in range(n)]
+    k = table.column("k")
+    bounds = [0]
+    for i in range(1, n):
+        b = _next_user(k, max(bounds[-1] + 1, table.num_rows * i // n))
+        if b < table.num_rows:
+            bounds.append(b)
+    bounds.append(table.num_rows)
+    if not all(pc.less(k[b - 1], k[b]).as_py() for b in bounds[1:-1]):
+        return [table]
+    return [table.slice(a, b - a) for a, b in zip(bounds, bounds[1:])]
+
+
+def _next_user(k: pa.ChunkedArray, b: int) -> int:
+    """The first position from ``b`` (> 0) whose user differs from the one before it (``len(k)`` if none),
+    compared in growing windows: one user may have millions of events."""
+    width = 64
+    while b < len(k):
+        w = min(width, len(k) - b)
+        hit = np.flatnonzero(pc.not_equal(k.slice(b, w), k.slice(b - 1, w)).to_numpy(zero_copy_only=False))
+        if len(hit):
+            return b + int(hit[0])
+        b, width = b + w, width * 4
+    return len(k)
+
+
 def read(log: EventLog, unit: str, collapse: bool, rules: list[tuple[str, str]], part: int = 0,
          parts: int = 1) -> Sequences:
     """Every unit's events in event order, cleaned and (with ``collapse``) without consecutive repeats; with
     ``parts`` > 1, only the units of users whose hash is ``part`` modulo ``parts``."""
-    table, raw = _fetch(log, unit, part, parts)
+    return _read_table(log, _fetch(log, unit, part, parts), unit, collapse, rules)[0]
+
+
+def _read_table(log: EventLog, table: pa.Table, unit: str, collapse: bool,
+                rules: list[tuple[str, str]]) -> tuple[Sequences, bool]:
+    """:func:`read` of fetched events (no user's events in another table), and whether they came in the
+    stored order (each user's events together, users in increasing order)."""
+    table, raw = _numbered(table)
     names, clean_of = _cleaned_names(log, raw, rules)
     events = _in_order(table)
     t, r, user = events.t, events.r, events.unit_no
@@ -152,7 +221,8 @@ def read(log: EventLog, unit: str, collapse: bool, rules: list[tuple[str, str]],
     else:
         keep[:] = True
     kept = np.flatnonzero(keep)
-    return Sequences(names, code[kept], t[kept], _run_numbers(new_unit)[kept], user[kept], user_ids)
+    return (Sequences(names, code[kept], t[kept], _run_numbers(new_unit)[kept], user[kept], user_ids),
+            events.order is None)
 
 
 def transitions_frame(seq: Sequences) -> pa.Table:
@@ -161,7 +231,8 @@ def transitions_frame(seq: Sequences) -> pa.Table:
     it gives the distinct users of each transition)."""
     following = np.flatnonzero(seq.unit[1:] == seq.unit[:-1])  # steps whose next step is in the same unit
     src, tgt = seq.code[following], seq.code[following + 1]
-    sec = seq.t[following + 1] / 1e6 - seq.t[following] / 1e6
+    seconds = seq.t / 1e6
+    sec = (seconds[1:] - seconds[:-1])[following]
     user = seq.user[following]
     pair = src.astype(np.int64) * len(seq.names) + tgt
     # within each pair, in a stable order, the users come in increasing order: a user's first is a change

@@ -270,7 +270,7 @@ def test_transitions_of_a_log_read_in_place(tmp_path, log):
     df.to_parquet(tmp_path / "events.parquet")
     for unit in ("users", "sessions"):
         # in parts of 4 events: by user in numpy part after part, by session the window SQL (ADR 0014)
-        for at_once in (None, 4):
+        for at_once in (None, 4, "split"):
             in_place = journey.load(str(tmp_path / "events.parquet"), in_place=True)  # nothing kept yet
             with at_most(at_once):
                 got = transitions(in_place, unit=unit)
@@ -290,15 +290,19 @@ def test_transitions_of_a_log_read_in_place(tmp_path, log):
 
 @contextlib.contextmanager
 def at_most(events):
-    """journey.sequence reading at most ``events`` events at once (None: as configured)."""
-    from journey import sequence
+    """journey.sequence reading at most ``events`` events at once (None: as configured; "split": all at once,
+    then followed in pieces, one per thread, from 2 events)."""
+    from journey import chains, sequence
 
-    kept = sequence.MOST_EVENTS_AT_ONCE
-    sequence.MOST_EVENTS_AT_ONCE = events or kept
+    kept, split_from = sequence.MOST_EVENTS_AT_ONCE, chains.SPLIT_FROM
+    if events == "split":
+        chains.SPLIT_FROM = 2
+    else:
+        sequence.MOST_EVENTS_AT_ONCE = events or kept
     try:
         yield
     finally:
-        sequence.MOST_EVENTS_AT_ONCE = kept
+        sequence.MOST_EVENTS_AT_ONCE, chains.SPLIT_FROM = kept, split_from
 
 
 EVENT_NAMES = ["home", "view", "cart", "buy", "View"]
@@ -324,11 +328,11 @@ def random_log(rows, export_sessions):
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows=SEQUENCE_LOGS, unit=st.sampled_from(["users", "sessions"]), collapse=st.booleans(),
        rules=st.sampled_from([None, [("(?i)view", "view")], [("home|cart", "other")]]),
-       min_users=st.integers(1, 2), export_sessions=st.booleans(), at_once=st.sampled_from([None, 4]))
+       min_users=st.integers(1, 2), export_sessions=st.booleans(), at_once=st.sampled_from([None, 4, "split"]))
 def test_transitions_equal_the_window_sql_version(rows, unit, collapse, rules, min_users, export_sessions, at_once):
     """journey.sequence's transitions equal the two-window SQL version's on every column: ties in time
     (then row order), repeats, cleaning rules, sessions from gaps or from the export (interleaving), and
-    read in parts of 4 events (users split by their hash)."""
+    read in parts of 4 events (users split by their hash) or all at once in pieces followed in threads."""
     from journey.paths import _transitions_sql
 
     if not rows:
@@ -352,12 +356,12 @@ def test_transitions_of_a_filter_matching_nothing_are_empty(log):
        rules=st.sampled_from([None, [("(?i)view", "view")], [("home|cart", "other")]]),
        steps=st.integers(1, 4), top=st.integers(1, 3),
        anchor=st.sampled_from([(None, None), ("view", None), (None, "cart"), ("other", None), (None, "buy")]),
-       export_sessions=st.booleans(), at_once=st.sampled_from([None, 4]))
+       export_sessions=st.booleans(), at_once=st.sampled_from([None, 4, "split"]))
 def test_paths_equal_the_window_sql_version(rows, unit, collapse, rules, steps, top, anchor, export_sessions,
                                             at_once):
     """Paths from journey.sequence's steps equal the window-function SQL version's nodes, links and the
     users of a node, from the first step or around an anchor (one the rules may have renamed away), also
-    read in parts of 4 events."""
+    read in parts of 4 events, or in pieces followed in threads."""
     from journey.paths import _nodes_and_links, _paths_sql
 
     if not rows:
@@ -380,3 +384,20 @@ def test_paths_equal_the_window_sql_version(rows, unit, collapse, rules, steps, 
         users.append(log.db.run(f"{sql} SELECT DISTINCT user_id FROM folded WHERE step = $s AND event = $e "
                                 "ORDER BY user_id", {**params, "s": int(node.step), "e": node.event}))
         pd.testing.assert_frame_equal(users[0], users[1], check_dtype=False)
+
+
+def test_events_stored_by_user_are_cut_into_pieces_where_the_user_changes():
+    """Followed in threads, the events table (stored by user) is sliced at the first user change from each
+    cut: past a user's 1,000 events here (in three chunks), and not at all when the users do not increase."""
+    import pyarrow as pa
+
+    from journey import sequence
+
+    k = pa.chunked_array([["a"] * 600, ["a"] * 400 + ["b"] * 3, ["c"] * 2])
+    assert [sequence._next_user(k, b) for b in (1, 599, 600, 1000, 1001, 1004)] == [1000, 1000, 1000, 1000, 1003, 1005]
+    table = pa.table({"k": k, "t": range(len(k))})
+    pieces = sequence._pieces(table, most=2)
+    assert [piece["k"].to_pylist()[0] for piece in pieces] == ["a", "b"] and sum(map(len, pieces)) == 1005
+    assert [len(piece) for piece in sequence._pieces(table, most=3)] == [1000, 3, 2]
+    unsorted = pa.table({"k": ["b"] * 3 + ["a"] * 3, "t": range(6)})
+    assert sequence._pieces(unsorted, most=2) == [unsorted]
