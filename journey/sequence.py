@@ -10,6 +10,7 @@ stays in ``journey.paths`` as the cross-check of this module (tests/test_paths.p
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -169,7 +170,7 @@ def _pieces(table: pa.Table, most: int | None = None) -> list[pa.Table]:
     bounds.append(table.num_rows)
     if not all(pc.less(k[b - 1], k[b]).as_py() for b in bounds[1:-1]):
         return [table]
-    return [table.slice(a, b - a) for a, b in zip(bounds, bounds[1:])]
+    return [table.slice(a, b - a) for a, b in itertools.pairwise(bounds)]
 
 
 def _next_user(k: pa.ChunkedArray, b: int) -> int:
