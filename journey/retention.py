@@ -42,16 +42,18 @@ def _activity_sql(log: EventLog, period: str, start: str, return_event: str | No
         params["ret_event"] = return_event
         returns = "event = $ret_event"
     starts = "TRUE" if start == "first_event" else buy
+    # each user's return periods are made distinct before they meet the cohorts (not after: every event)
     sql = f"""
         WITH e AS (SELECT user_id, ts, {starts} AS is_start, {returns} AS is_return FROM {rel}),
         cohorts AS (
             SELECT user_id, date_trunc('{period}', min(ts) FILTER (WHERE is_start)) AS cohort
             FROM e GROUP BY user_id HAVING count(*) FILTER (WHERE is_start) > 0
         ),
+        returned AS (SELECT DISTINCT user_id, date_trunc('{period}', ts) AS pt FROM e WHERE is_return),
         active AS (
-            SELECT DISTINCT c.user_id, c.cohort, datediff('{period}', c.cohort, date_trunc('{period}', e.ts)) AS p
-            FROM cohorts c JOIN e USING (user_id)
-            WHERE e.is_return AND date_trunc('{period}', e.ts) >= c.cohort
+            SELECT c.user_id, c.cohort, datediff('{period}', c.cohort, r.pt) AS p
+            FROM cohorts c JOIN returned r USING (user_id)
+            WHERE r.pt >= c.cohort
         ),
         last_period AS (SELECT date_trunc('{period}', max(ts)) AS last FROM e)
     """
