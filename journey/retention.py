@@ -92,11 +92,13 @@ def retention_matrix(
             SELECT s.cohort, s.size, unnest(range(0, datediff('{period}', s.cohort, l.last) + 1)) AS period
             FROM sizes s CROSS JOIN last_period l
         ),
+        -- one row per user and period active in, or (cumulative) per user, at the last period active in
+        counted AS ({'SELECT user_id, cohort, max(p) AS p FROM active GROUP BY ALL' if cumulative else
+                     'SELECT * FROM active'}),
         counts AS (
             SELECT g.cohort, g.size, g.period,
-                   CASE WHEN g.period = 0 THEN g.size
-                        ELSE count(DISTINCT a.user_id) END AS users
-            FROM grid g LEFT JOIN active a
+                   CASE WHEN g.period = 0 THEN g.size ELSE count(a.user_id) END AS users
+            FROM grid g LEFT JOIN counted a
               ON a.cohort = g.cohort AND ({'a.p >= g.period' if cumulative else 'a.p = g.period'})
             GROUP BY g.cohort, g.size, g.period
         )

@@ -221,10 +221,13 @@ def test_survey_without_a_score_column(log, write):
         journey.survey_scores(log, write("s.csv", "user_id,comment\na,great\n"))
 
 
-@pytest.mark.parametrize("period, start, ret", [("month", "first_event", None), ("week", "first_purchase", "purchase"),
-                                                ("week", "first_event", "add_to_cart")])
-def test_retention_equals_a_direct_computation_cell_for_cell(sample_log, period, start, ret):
-    """An independent pandas computation of the same definition, on the whole sample."""
+@pytest.mark.parametrize("period, start, ret, cumulative", [
+    ("month", "first_event", None, False), ("week", "first_purchase", "purchase", False),
+    ("week", "first_event", "add_to_cart", False), ("week", "first_event", None, True),
+    ("month", "first_purchase", "purchase", True)])
+def test_retention_equals_a_direct_computation_cell_for_cell(sample_log, period, start, ret, cumulative):
+    """An independent pandas computation of the same definition, on the whole sample (cumulative: the
+    users active in the period or any later one)."""
     ev = sample_log.to_pandas()
     ev["p"] = ev["ts"].dt.to_period("M").dt.start_time if period == "month" else \
         (ev["ts"] - pd.to_timedelta(ev["ts"].dt.weekday, unit="D")).dt.normalize()
@@ -237,9 +240,14 @@ def test_retention_equals_a_direct_computation_cell_for_cell(sample_log, period,
         back["k"] = (back["p"].dt.year - back["cohort"].dt.year) * 12 + back["p"].dt.month - back["cohort"].dt.month
     else:
         back["k"] = (back["p"] - back["cohort"]).dt.days // 7
+    if cumulative:  # a user active at k counts at every period up to k
+        last = back.groupby(["cohort", "user_id"])["k"].max().reset_index()
+        back = pd.concat([last.assign(k=j) for j in range(int(last["k"].max()) + 1)])
+        back = back[back["k"] <= last.set_index(["cohort", "user_id"]).loc[
+            list(zip(back["cohort"], back["user_id"])), "k"].to_numpy()]
     active = back.groupby(["cohort", "k"])["user_id"].nunique()
     sizes = cohort.value_counts()
-    m = retention_matrix(sample_log, period=period, start=start, return_event=ret)
+    m = retention_matrix(sample_log, period=period, start=start, return_event=ret, cumulative=cumulative)
     for r in m.itertuples():
         c = pd.Timestamp(r.cohort)
         assert r.size == sizes[c]
