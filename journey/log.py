@@ -195,6 +195,13 @@ class EventLog:
         where, params = self.filters.where()
         return f"(SELECT * FROM {quote_ident(self._table(sessions, checked))} WHERE {where})", params
 
+    def shared_cte(self) -> str:
+        """How a query names a CTE over :meth:`source` that it reads several times: ``AS NOT MATERIALIZED``
+        for a loaded log (reading the table again beat DuckDB's copy of every event: 10M events, five-stage
+        funnel 1.2-1.3 s -> 1.0-1.1 s), plain ``AS`` (DuckDB then copies it once) for a file read in place,
+        whose times would be parsed again at each read."""
+        return "AS" if self.in_place else "AS NOT MATERIALIZED"
+
     def _table(self, sessions: bool, checked: bool = True) -> str:
         if not self.in_place or sessions:
             return EVENTS_TABLE

@@ -44,7 +44,7 @@ def _activity_sql(log: EventLog, period: str, start: str, return_event: str | No
     starts = "TRUE" if start == "first_event" else buy
     # each user's return periods are made distinct before they meet the cohorts (not after: every event)
     sql = f"""
-        WITH e AS (SELECT user_id, ts, {starts} AS is_start, {returns} AS is_return FROM {rel}),
+        WITH e {log.shared_cte()} (SELECT user_id, ts, {starts} AS is_start, {returns} AS is_return FROM {rel}),
         cohorts AS (
             SELECT user_id, date_trunc('{period}', min(ts) FILTER (WHERE is_start)) AS cohort
             FROM e GROUP BY user_id HAVING count(*) FILTER (WHERE is_start) > 0

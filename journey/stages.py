@@ -216,7 +216,7 @@ def user_stages_sql(log: EventLog, stage_map: StageMap | None = None, by: str | 
     else:
         grp = "NULL::VARCHAR"
     sql = f"""
-        WITH e AS (
+        WITH e {log.shared_cte()} (
             SELECT user_id, ts, row_no, event, order_id, score,
                    {'' if not by or by in COHORT_BREAKDOWNS else quote_ident(by) + ','}
                    {cons} AS is_cons, {buy} AS is_buy, {adv} AS is_adv, {nps_ok} AS is_promoter
