@@ -200,7 +200,7 @@ def _read_table(log: EventLog, table: pa.Table, unit: str, collapse: bool,
     table, raw = _numbered(table)
     names, clean_of = _cleaned_names(log, raw, rules)
     events = _in_order(table)
-    t, r, user = events.t, events.r, events.unit_no
+    t, user = events.t, events.unit_no
     code = clean_of[events.e]
     size = len(t)
     new_unit = _starts_of_runs(user[1:] != user[:-1]) if size else np.zeros(0, dtype=bool)
@@ -213,7 +213,7 @@ def _read_table(log: EventLog, table: pa.Table, unit: str, collapse: bool,
         # may interleave (two tabs), and then each user's events are put in (session, time, row) order
         if log.mapping.session and not _sessions_apart(user, s, np.flatnonzero(new_unit)):
             s_no = pc.dictionary_encode(s).indices.to_numpy(zero_copy_only=False)
-            order = np.lexsort((r, t, s_no, user))
+            order = np.lexsort((events.r, t, s_no, user))
             t, user, code, s_no = t[order], user[order], code[order], s_no[order]
             new_unit = _starts_of_runs((user[1:] != user[:-1]) | (s_no[1:] != s_no[:-1]))
     keep = new_unit.copy()
