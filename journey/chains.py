@@ -1,9 +1,9 @@
-"""Ordered funnels in one pass over each unit's events (ADR 0010).
+"""Ordered, strict and any-order funnels in one pass over each unit's events (ADR 0010).
 
-DuckDB hands over the step and exclusion events of the filtered log as Arrow columns, in the order the
-events table is stored (user, time, row), which is checked, not assumed (a log read in place comes in
-file order and is sorted here, ADR 0015); numpy then follows every chain at once, in one thread per
-core for larger logs. For each step-1 event the earliest next event of each following step is found with a
+DuckDB hands over the step and exclusion events (every event, for a strict funnel) of the filtered log
+as Arrow columns, in the order the events table is stored (user, time, row), which is checked, not
+assumed (a log read in place comes in file order and is sorted here, ADR 0015); numpy then follows every
+chain at once, in one thread per core for larger logs. For each step-1 event the earliest next event of each following step is found with a
 "next occurrence" array per step (a reversed running minimum), so a 4-step funnel over millions of events
 is a handful of vector operations instead of one ASOF join per step. The result, one row per unit with
 the same columns as the SQL version, is kept in the log's database as an Arrow table readable by name
@@ -36,10 +36,14 @@ from .log import EventLog
 # (fewer are done before a thread would start)
 PARTS = 2
 SPLIT_FROM = 200_000
+# a strict funnel holds every event of the log in memory, not only its steps: over this many events the
+# window SQL follows it instead, which DuckDB spills to disk (see in_one_pass)
+STRICT_AT_ONCE = 20_000_000
 
 
-def _fetch(log: EventLog, names: list[str], unit: str, by: str | None) -> pa.Table:
-    """The events named in ``names``, with ``e`` their index in it, in the stored order.
+def _fetch(log: EventLog, names: list[str], unit: str, by: str | None, every: bool = False) -> pa.Table:
+    """The events named in ``names``, with ``e`` their index in it, in the stored order (with ``every``, all
+    the events, ``e`` -1 for the others: a strict funnel looks at the events next to each other).
 
     The events table is stored in (unit, time, row) order. A log read in place comes in file order, with
     ``h``, the unit's hash (computed by DuckDB on both cores), from which :func:`_in_order` numbers the
@@ -53,8 +57,8 @@ def _fetch(log: EventLog, names: list[str], unit: str, by: str | None) -> pa.Tab
     if unit == "sessions" and not log.in_place:
         hashed = f", hash({key}) AS kh"  # see _one_run_per_unit
     sql = (f"SELECT {key} AS k, epoch_us(ts) AS t, row_no AS r{hashed}, "
-           f"CAST(list_position($names, event) - 1 AS TINYINT) AS e {grp} "
-           f"FROM {rel} e WHERE list_contains($names, event)")
+           f"CAST(coalesce(list_position($names, event), 0) - 1 AS TINYINT) AS e {grp} "
+           f"FROM {rel} e" + ("" if every else " WHERE list_contains($names, event)"))
     table = log.db.arrow(sql, {**params, "names": names})
     if table.column("t").null_count:
         table = table.filter(pc.is_valid(table.column("t")))
@@ -213,12 +217,12 @@ def _first_per_run(positions: np.ndarray, run: np.ndarray) -> np.ndarray:
 
 
 def _read(log: EventLog, names: list[str], steps: list[str], exclude: list[str], unit: str,
-          by: str | None) -> list[_Events]:
-    """The events named in ``names`` in (unit, time, row) order, as parts with no unit in two of them
-    (see :func:`_parts`); raises when a step or exclusion is not an event of the filtered log (or there
-    is no event at all)."""
-    parts = _parts(_fetch(log, names, unit, by))
-    if (sum(np.bincount(p.e, minlength=len(names)) for p in parts) == 0).any():
+          by: str | None, every: bool = False) -> list[_Events]:
+    """The events named in ``names`` (with ``every``, all the events) in (unit, time, row) order, as parts
+    with no unit in two of them (see :func:`_parts`); raises when a step or exclusion is not an event of
+    the filtered log (or there is no event at all)."""
+    parts = _parts(_fetch(log, names, unit, by, every))
+    if (sum(np.bincount(p.e[p.e >= 0], minlength=len(names)) for p in parts) == 0).any():
         from .funnel import check_known_events  # funnel.py imports this module
 
         check_known_events(log, steps, exclude)
@@ -348,6 +352,43 @@ def _evaluate_any(events: _Events, names: list[str], steps: list[str], window: f
     return start[keep], [c[keep] for c in chain], level[keep], owner[keep]
 
 
+def _evaluate_strict(events: _Events, names: list[str], steps: list[str], window: float, exclude: list[str]):
+    """Every strict start, as :func:`_evaluate` returns ordered chains. The events are all of the unit's
+    (``e`` -1 for those not named): a start reaches step i when the i - 1 events right after it in its
+    unit are steps 2 … i, the last within the window of the start (nothing can come between consecutive
+    events, so exclusions play no part)."""
+    n = len(steps)
+    t, e = events.t, events.e
+    size = len(t)
+    index_type = _index_type(size)
+    unit_at, t_at = _past_the_end(events)
+    e_at = np.r_[e, -1]
+    window_us = window * 1e6
+    start = np.flatnonzero(e == names.index(steps[0])).astype(index_type)
+    owner = events.unit_no[start]
+    level = np.ones(len(start), dtype=np.int64)
+    going = np.ones(len(start), dtype=bool)
+    chain = [start]
+    for i in range(1, n):
+        c = np.minimum(start.astype(np.int64) + i, size)  # the i-th event after the start, or "none"
+        going &= (unit_at[c] == owner) & (e_at[c] == names.index(steps[i])) & ((t_at[c] - t[start]) <= window_us)
+        level += going
+        chain.append(np.where(going, c, size).astype(index_type))
+    return start, chain, level, owner
+
+
+def in_one_pass(log: EventLog, order: str) -> bool:
+    """Whether this module follows a funnel of ``order`` on ``log``: always, but for a strict funnel of a
+    log with more than :data:`STRICT_AT_ONCE` events (counted once per log, rows with unreadable times
+    included)."""
+    if order != "strict":
+        return order in EVALUATE
+    rel, params = log.source(sessions=False, checked=False)
+    events = log.db.remember(("events", log.fingerprint()),
+                             lambda: int(log.db.scalar(f"SELECT count(*) FROM {rel} e", params)))
+    return events <= STRICT_AT_ONCE
+
+
 def frame_name(log: EventLog, *key) -> str:
     """The name of a frame kept for ``log`` (its content fingerprint and filters) and ``key``."""
     return "__funnel_" + hashlib.sha1(repr((log.fingerprint(), *key)).encode()).hexdigest()[:16]
@@ -371,7 +412,8 @@ def chain_starts(log: EventLog, steps: list[str], window: float, exclude: list[s
             return pa.table({"k": events.text("k", start),
                              "t_start": pa.array(events.t[start], type=pa.timestamp("us")), "level": level})
 
-        log.db.keep_frame(name, _combined(_in_threads(starts, _read(log, names, steps, exclude, unit, None))))
+        parts = _read(log, names, steps, exclude, unit, None, every=order == "strict")
+        log.db.keep_frame(name, _combined(_in_threads(starts, parts)))
     return quote_ident(name)
 
 
@@ -394,7 +436,7 @@ def chain_units(log: EventLog, steps: list[str], window: float, exclude: list[st
         return quote_ident(name)
 
     names = list(dict.fromkeys([*steps, *exclude]))
-    parts = _read(log, names, steps, exclude, unit, by)
+    parts = _read(log, names, steps, exclude, unit, by, every=order == "strict")
     log.db.keep_frame(name, _combined(_in_threads(
         lambda events: _units(events, names, steps, window, exclude, by, order), parts)))
     return quote_ident(name)
@@ -426,7 +468,7 @@ def _units(events: _Events, names: list[str], steps: list[str], window: float, e
         pos = chain[i - 1][first]
         at[rows], ar[rows], has[rows] = t[pos], events.rows(pos), True
         columns[f"at_{i}"] = pa.array(at, mask=~has, type=pa.timestamp("us"))
-        columns[f"ar_{i}"] = pa.array(ar, mask=~has) if order == "ordered" else pa.nulls(len(units), pa.int64())
+        columns[f"ar_{i}"] = pa.array(ar, mask=~has) if order != "any" else pa.nulls(len(units), pa.int64())
         if i > 1:
             prev = chain[i - 2][first]
             d = np.full(len(units), np.nan)
@@ -441,4 +483,4 @@ def _units(events: _Events, names: list[str], steps: list[str], window: float, e
     return pa.table(columns)
 
 
-EVALUATE = {"ordered": _evaluate, "any": _evaluate_any}
+EVALUATE = {"ordered": _evaluate, "strict": _evaluate_strict, "any": _evaluate_any}

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import re
 
-from .chains import EVALUATE, chain_starts, chain_units
+from .chains import chain_starts, chain_units, in_one_pass
 from .engine import quote_ident
 from .errors import InvalidParameterError, JourneyError
 from .lazy import pandas as pd
@@ -52,7 +52,7 @@ def _check(log: EventLog, steps: list[str], order: str, unit: str, exclude: list
         raise InvalidParameterError("unit", unit, UNITS)
     if trend is not None and trend not in PERIODS:
         raise InvalidParameterError("trend", trend, PERIODS)
-    if order not in EVALUATE:  # chains.py checks the events as it reads them: no extra pass
+    if not in_one_pass(log, order):  # chains.py checks the events as it reads them: no extra pass
         check_known_events(log, steps, exclude)
     clash = set(steps) & set(exclude)
     if clash:
@@ -195,14 +195,14 @@ def funnel_units(
     exclude = list(exclude or [])
     window_s = parse_window(window)
     _check(log, steps, order, unit, exclude, by, None)
-    if order in EVALUATE:  # ordered and any order: one pass in chains.py
+    if in_one_pass(log, order):  # one pass in chains.py (ADR 0010)
         return f"SELECT * FROM {chain_units(log, steps, window_s, exclude, unit, by, order)}", {}
     return _units_sql(log, steps, window_s, order, unit, exclude, by)
 
 
 def _units_sql(log: EventLog, steps: list[str], window_s: float, order: str, unit: str, exclude: list[str],
                by: str | None) -> tuple[str, dict]:
-    """funnel_units in SQL alone, for every order (the ordered one is kept as a cross-check of chains.py)."""
+    """funnel_units in SQL alone, for every order: the cross-check of chains.py (tests/test_funnel.py)."""
     n = len(steps)
     starts, params = _starts_sql(log, steps, window_s, order, unit, exclude, by)
     earliest = "(t_start, start_no)"  # chains ordered by their start event: time, then row
@@ -339,7 +339,7 @@ def funnel_trend(
     if period not in PERIODS:
         raise InvalidParameterError("period", period, PERIODS)
     n = len(steps)
-    if order in EVALUATE:
+    if in_one_pass(log, order):
         starts, params = f"SELECT * FROM {chain_starts(log, steps, window_s, exclude, unit, order)}", {}
     else:
         starts, params = _starts_sql(log, steps, window_s, order, unit, exclude, None)

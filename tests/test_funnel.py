@@ -115,6 +115,28 @@ class TestStrictAndAny:
     def test_strict_needs_consecutive_events(self):
         assert users(funnel(make_log(self.ROWS), ["view", "cart", "buy"], order="strict")) == [3, 1, 1]
 
+    def test_a_strict_funnel_of_more_events_than_memory_allows_goes_to_the_sql(self):
+        """A strict funnel holds every event in memory (chains.py); past chains.STRICT_AT_ONCE events the
+        window SQL counts it instead (here from 0 events): the same funnel, trend and refusals."""
+        from journey import chains
+
+        log = make_log(self.ROWS)
+        kept = chains.STRICT_AT_ONCE
+        got = []
+        for at_once in (kept, 0):
+            chains.STRICT_AT_ONCE = at_once
+            try:
+                assert chains.in_one_pass(make_log(self.ROWS), "strict") == (at_once == kept)
+                got.append((funnel(make_log(self.ROWS), ["view", "cart", "buy"], order="strict"),
+                            funnel_trend(make_log(self.ROWS), ["view", "cart"], order="strict")))
+                with pytest.raises(InvalidParameterError, match="basket"):
+                    funnel(log, ["view", "basket"], order="strict")
+            finally:
+                chains.STRICT_AT_ONCE = kept
+        for a, b in zip(*got):
+            pd.testing.assert_frame_equal(a, b)
+        assert users(got[0][0]) == [3, 1, 1] and chains.in_one_pass(log, "ordered")
+
     def test_any_order(self):
         assert users(funnel(make_log(self.ROWS), ["view", "cart", "buy"], order="any")) == [3, 3, 3]
 
@@ -313,6 +335,17 @@ def both_ways(rows, steps, window, exclude, unit, by, order="ordered", split=Fal
 def test_chains_equal_the_sql_version_on_every_column(rows, steps, window, exclude, unit, by, split):
     """The one-pass evaluation (chains.py) gives what the ASOF-join SQL gives: levels, anchors, durations, group."""
     got = both_ways(rows, steps, window, exclude, unit, by, split=split)
+    if got is not None:
+        pd.testing.assert_frame_equal(got[0], got[1], check_dtype=False)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=LOGS, steps=st.lists(st.sampled_from(EVENTS[:3]), min_size=2, max_size=4),
+       window=st.integers(0, 8), exclude=st.sampled_from([(), ("x",)]),
+       unit=st.sampled_from(["users", "sessions"]), by=st.sampled_from([None, "device"]), split=st.booleans())
+def test_strict_chains_equal_the_sql_version_on_every_column(rows, steps, window, exclude, unit, by, split):
+    """The strict funnel in one pass over every event (chains.py) gives what its lead() window SQL gives."""
+    got = both_ways(rows, steps, window, exclude, unit, by, order="strict", split=split)
     if got is not None:
         pd.testing.assert_frame_equal(got[0], got[1], check_dtype=False)
 
