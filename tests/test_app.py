@@ -150,6 +150,22 @@ def test_funnels_page_counts_sessions_under_their_name(app):
     assert table["sessions"].tolist() == [f"{n:,}" for n in expected["users"]]
 
 
+def test_funnels_page_strict_funnel_matches_the_library_and_has_no_exclusions(app):
+    """Strictly consecutive steps: the page counts what journey.funnel counts, and the exclusions field is
+    switched off (nothing comes between consecutive events), on again for an ordered funnel."""
+    import journey
+
+    app.switch_page("pages/funnels.py").run()
+    app.selectbox(key="funnel_order").set_value("strict").run()
+    assert not app.exception
+    table = next(d.value for d in app.dataframe if "step" in d.value.columns)
+    expected = journey.funnel(journey.load(SAMPLE), table["step"].tolist(), order="strict", window="7d")
+    assert table["users"].tolist() == [f"{n:,}" for n in expected["users"]]
+    assert app.multiselect(key="funnel_exclude").disabled
+    app.selectbox(key="funnel_order").set_value("ordered").run()
+    assert not app.multiselect(key="funnel_exclude").disabled
+
+
 def test_funnels_page_step_funnel_breakdown_and_people_filter(app):
     app.switch_page("pages/funnels.py").run()
     app.selectbox(key="funnel_by").set_value("device").run()

@@ -100,10 +100,12 @@ def funnel_controls(log: EventLog, prefix: str) -> FunnelSpec:
                          format_func=ORDER_LABELS.get, key=f"{prefix}_order")
     unit = c4.selectbox("Count", ["users", "sessions"], index=["users", "sessions"].index(spec.unit),
                         key=f"{prefix}_unit")
+    strict = order == "strict"
     exclude = st.multiselect(
         "Exclude chains with these events between their steps",
         [e for e in events if e not in steps], default=[e for e in spec.exclude if e not in steps],
-        key=f"{prefix}_exclude",
+        key=f"{prefix}_exclude", disabled=strict,
+        help="A strictly consecutive funnel has nothing between its steps to exclude." if strict else None,
     )
     spec = FunnelSpec(steps=list(steps), window_value=int(window_value), window_unit=window_unit, order=order,
                       exclude=list(exclude), unit=unit)
