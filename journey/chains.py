@@ -3,12 +3,12 @@
 DuckDB hands over the step and exclusion events (every event, for a strict funnel) of the filtered log
 as Arrow columns, in the order the events table is stored (user, time, row), which is checked, not
 assumed (a log read in place comes in file order and is sorted here, ADR 0015); numpy then follows every
-chain at once, in one thread per core for larger logs. For each step-1 event the earliest next event of each following step is found with a
-"next occurrence" array per step (a reversed running minimum), so a 4-step funnel over millions of events
-is a handful of vector operations instead of one ASOF join per step. The result, one row per unit with
-the same columns as the SQL version, is kept in the log's database as an Arrow table readable by name
-(``Database.keep_frame``, the latest 8 kept), so the funnel, people and time-to-convert queries run on it
-unchanged.
+chain at once, in one thread per core for larger logs. For each step-1 event the earliest next event of
+each following step is found with a "next occurrence" array per step (a reversed running minimum), so a
+4-step funnel over millions of events is a handful of vector operations instead of one ASOF join per step.
+The result, one row per unit with the same columns as the SQL version, is kept in the log's database as an
+Arrow table readable by name (``Database.keep_frame``, the latest 8 kept), so the funnel, people and
+time-to-convert queries run on it unchanged.
 
 Semantics are those of ``journey.funnel`` (DESIGN.md, "Step funnels"): a chain takes from its start the
 earliest next event of each step in event order (time, then row); it reaches step k when its k-th event
@@ -76,9 +76,7 @@ class _Events:
         self.t, self.e = self._numbers("t"), self._numbers("e")
 
     def _column(self, name: str) -> np.ndarray:
-        if name not in self._full:
-            self._full[name] = self.table.column(name).to_numpy()
-        return self._full[name]
+        return _as_numpy(self.table, self._full, name)
 
     def _numbers(self, name: str) -> np.ndarray:
         values = self._column(name)
@@ -127,10 +125,7 @@ def _in_order(table: pa.Table, rows: np.ndarray | None = None, full: dict[str, n
     ``full``: the table's columns already converted to numpy (by :func:`_parts`, once for every part).
     """
     full = full if full is not None else {}
-    for name in ("t", "r"):
-        if name not in full:
-            full[name] = table.column(name).to_numpy()
-    t, r = full["t"], full["r"]
+    t, r = _as_numpy(table, full, "t"), _as_numpy(table, full, "r")
     # rows that come in row order (a file read in place) need no row key: lexsort is stable
     in_row_order = "h" in table.column_names and _in_row_order(full)
     k = table.column("k").combine_chunks()
@@ -148,6 +143,14 @@ def _in_order(table: pa.Table, rows: np.ndarray | None = None, full: dict[str, n
     if rows is not None:
         order = rows[order]
     return _Events(table, order, _run_numbers(_starts_of_runs(codes[1:] != codes[:-1])) if n else codes, full)
+
+
+def _as_numpy(table: pa.Table, full: dict[str, np.ndarray], name: str) -> np.ndarray:
+    """Column ``name`` of ``table`` as numpy, converted once and kept in ``full`` (the table comes in
+    chunks, so each conversion is a copy)."""
+    if name not in full:
+        full[name] = table.column(name).to_numpy()
+    return full[name]
 
 
 def _in_row_order(full: dict[str, np.ndarray]) -> bool:
@@ -168,7 +171,7 @@ def _unit_codes(table: pa.Table, k: pa.Array, rows: np.ndarray | None = None,
     units sharing a hash would otherwise be one); then the text is encoded: exact either way.
     """
     if "h" in table.column_names and len(k):
-        h = full["h"] if full and "h" in full else table.column("h").to_numpy()
+        h = _as_numpy(table, full if full is not None else {}, "h")
         codes, _ = pd.factorize(h if rows is None else h[rows])  # numbered in order of first appearance
         top = np.maximum.accumulate(codes)
         first = np.flatnonzero(np.r_[True, top[1:] > top[:-1]])  # the row where each number first appears
@@ -242,8 +245,9 @@ def _parts(table: pa.Table, most: int | None = None) -> list[_Events]:
     if n == 1:
         return [_in_order(table)]
     if "h" in table.column_names:
-        # each column converted once (the table comes in chunks: a copy), for every part
-        full = {name: table.column(name).to_numpy() for name in ("t", "r", "h")}
+        full: dict[str, np.ndarray] = {}
+        for name in ("t", "r", "h"):  # converted here once, not in each part's thread
+            _as_numpy(table, full, name)
         _in_row_order(full)
         part = full["h"] % np.uint64(n)
         return _in_threads(lambda i: _in_order(table, np.flatnonzero(part == i), full), range(n))
@@ -379,14 +383,8 @@ def _evaluate_strict(events: _Events, names: list[str], steps: list[str], window
 
 def in_one_pass(log: EventLog, order: str) -> bool:
     """Whether this module follows a funnel of ``order`` on ``log``: always, but for a strict funnel of a
-    log with more than :data:`STRICT_AT_ONCE` events (counted once per log, rows with unreadable times
-    included)."""
-    if order != "strict":
-        return order in EVALUATE
-    rel, params = log.source(sessions=False, checked=False)
-    events = log.db.remember(("events", log.fingerprint()),
-                             lambda: int(log.db.scalar(f"SELECT count(*) FROM {rel} e", params)))
-    return events <= STRICT_AT_ONCE
+    log with more than :data:`STRICT_AT_ONCE` events."""
+    return order != "strict" or log.count_events() <= STRICT_AT_ONCE
 
 
 def frame_name(log: EventLog, *key) -> str:
@@ -423,7 +421,7 @@ def _combined(tables: list[pa.Table]) -> pa.Table:
 
 def chain_units(log: EventLog, steps: list[str], window: float, exclude: list[str], unit: str,
                 by: str | None, order: str = "ordered") -> str:
-    """Evaluate an ordered or any-order funnel; the name of a table with one row per unit that reached step 1.
+    """Evaluate a funnel of any order; the name of a table with one row per unit that reached step 1.
 
     Returns
     -------

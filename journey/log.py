@@ -236,6 +236,15 @@ class EventLog:
             self._memo[key] = self._distinct_values(column, limit)
         return list(self._memo[key])
 
+    def count_events(self) -> int:
+        """How many events the filters keep, counted once per filters. Read in place, rows whose time is
+        unreadable are counted too (no time is parsed): a bound for callers that size their memory by it."""
+        key = ("count_events", repr(self.filters))
+        if key not in self._memo:
+            rel, params = self.source(sessions=False, checked=False)
+            self._memo[key] = int(self.db.scalar(f"SELECT count(*) FROM {rel} e", params))
+        return self._memo[key]
+
     def _distinct_values(self, column: str, limit: int) -> list[str]:
         df = self.db.run(
             f"SELECT coalesce(CAST({quote_ident(column)} AS VARCHAR), '(none)') AS v, count(*) AS n "

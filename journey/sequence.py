@@ -93,9 +93,8 @@ def _sessions_apart(user: np.ndarray, s: pa.Array, starts: np.ndarray) -> bool:
 
 
 def parts(log: EventLog) -> int:
-    """In how many parts :func:`sequences` reads the filtered events (a count of them)."""
-    rel, params = log.source(sessions=False)
-    return max(1, -(-int(log.db.scalar(f"SELECT count(*) FROM {rel} ev", params)) // MOST_EVENTS_AT_ONCE))
+    """In how many parts :func:`sequences` reads the filtered events (:meth:`EventLog.count_events`)."""
+    return max(1, -(-log.count_events() // MOST_EVENTS_AT_ONCE))
 
 
 def one_pass_pays(log: EventLog, unit: str, parts: int) -> bool:
