@@ -136,6 +136,8 @@ class TestStrictAndAny:
         for a, b in zip(*got):
             pd.testing.assert_frame_equal(a, b)
         assert users(got[0][0]) == [3, 1, 1] and chains.in_one_pass(log, "ordered")
+        # the count it decides by: every event the filters keep (10 rows; user b's 4), once per filters
+        assert log.count_events() == 10 and log.where(users=["b"]).count_events() == 4
 
     def test_any_order(self):
         assert users(funnel(make_log(self.ROWS), ["view", "cart", "buy"], order="any")) == [3, 3, 3]
