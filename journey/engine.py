@@ -157,7 +157,30 @@ class Database:
         self._lock = threading.Lock()
         self._frames: dict[str, Any] = {}
         self._kept: dict[Any, Any] = {}
+        self._private_files: list[str] = []
         self._finalizer = weakref.finalize(self, _cleanup, self._con, self._owned_dir)
+
+    def keep_file_copy(self, source: str, name: str) -> str | None:
+        """Copy a file into this database's private folder and return the copy's path, which the database
+        may read after :meth:`lock_down` and which is removed with the database; None for a database
+        that has no private folder (one opened from a path), which must copy the data into a table.
+
+        A Parquet source is read through a view over such a copy instead of being copied into a table:
+        writing 10M rows into the database file took 6.9 s, copying the file under 0.1 s (ADR 0016).
+        """
+        if self._owned_dir is None:
+            return None
+        folder = os.path.join(self._owned_dir, "sources")
+        os.makedirs(folder, exist_ok=True)
+        target = os.path.join(folder, name)
+        shutil.copyfile(source, target)
+        self._private_files.append(target)
+        return target
+
+    @property
+    def file_copies(self) -> tuple[str, ...]:
+        """The paths of the files copied by :meth:`keep_file_copy`."""
+        return tuple(self._private_files)
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A new cursor on this database (one per call; safe across threads), with the kept frames visible."""
@@ -267,7 +290,12 @@ class Database:
             cur.close()
 
     def lock_down(self) -> None:
-        """Forbid file and network access from SQL from now on, and freeze the settings (hosted mode)."""
+        """Forbid file and network access from SQL from now on, and freeze the settings (hosted mode).
+
+        The database's own copies of its sources (:meth:`keep_file_copy`) stay readable.
+        """
+        if self._private_files:
+            self.execute("SET allowed_paths = $paths", {"paths": list(self._private_files)})
         self.execute("SET enable_external_access = false")
         self.execute("SET lock_configuration = true")
 

@@ -14,7 +14,7 @@ import shutil
 import tempfile
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from . import sources
 from .engine import Database, is_duckdb_error, quote_ident, quote_literal
@@ -150,6 +150,26 @@ def _raw_in_place(db: Database, select_sql: str, files: list[str]) -> dict:
     return {"in_place": True, "identity": json.dumps(identity)}
 
 
+def _raw_over_copies(db: Database, files: list[str], select_over: Callable[[list[str]], str]) -> bool:
+    """Make `raw` a view over the database's private copies of Parquet files (ADR 0016); False when the
+    database has no private folder (then the caller copies the rows into a table).
+
+    ``select_over(copies)`` is the SELECT reading the copies (a view takes no parameters: their paths
+    are quoted literals). The copies keep the files' order and are removed with the database, so the
+    rows stay readable (to map the columns again, and after :meth:`Database.lock_down`) whatever
+    becomes of the files.
+    """
+    copies = []
+    for i, f in enumerate(files):
+        copy = db.keep_file_copy(f, f"source-{i:06d}.parquet")
+        if copy is None:
+            return False
+        copies.append(copy)
+    db.execute("DROP TABLE IF EXISTS raw")
+    db.execute(f"CREATE OR REPLACE VIEW raw AS {select_over(copies)}")
+    return True
+
+
 def _sql_list(files: list[str]) -> str:
     return "[" + ", ".join(quote_literal(f) for f in files) + "]"
 
@@ -254,7 +274,8 @@ def _stage_parquet_folder(db: Database, folder: str, in_place: bool = False) -> 
     info = {"format": "parquet folder", "encoding": None, "delimiter": None, "files": len(files)}
     if in_place:
         info.update(_raw_in_place(db, sql, files))
-    else:
+    elif not _raw_over_copies(db, files, lambda copies: sql.replace("$files", _sql_list(copies)).replace(
+            "$starts", "[" + ", ".join(map(str, starts)) + "]::BIGINT[]")):
         _create_raw(db, sql + " ORDER BY __row_no", {"files": files, "starts": starts})
     _create_parser_rejects(db, [])
     return info
@@ -292,7 +313,7 @@ def _stage_parquet(db: Database, path: str, in_place: bool = False) -> dict:
     info = {"format": "parquet", "encoding": None, "delimiter": None}
     if in_place:
         info.update(_raw_in_place(db, sql, [path]))
-    else:
+    elif not _raw_over_copies(db, [path], lambda copies: sql.replace("$path", quote_literal(copies[0]))):
         _create_raw(db, sql, {"path": path})
     _create_parser_rejects(db, [])
     return info

@@ -2,6 +2,7 @@
 
 import os
 
+import pandas as pd
 import pytest
 
 import journey
@@ -59,6 +60,29 @@ def test_locked_down_database_cannot_read_files(write):
     assert journey.overview(log).iloc[0].events == 1  # analyses still work
     remapped = journey.remap(log, {"user": "user_id"})  # re-mapping needs no file either
     assert remapped.report.rows_loaded == 1
+
+
+def test_a_parquet_source_is_read_from_the_databases_own_copy(tmp_path):
+    """A Parquet file is not copied into a table but read through a view over a private copy (ADR 0016):
+    the rows stay readable after the file is gone and after lock-down, and the copy goes with the database."""
+    path = tmp_path / "e.parquet"
+    pd.DataFrame({"user_id": ["a", "a", "b"], "timestamp": ["2024-03-01 10:00:00"] * 3,
+                  "event": ["x", "y", "x"]}).to_parquet(path)
+    log = journey.load(str(path))
+    os.remove(path)
+    (copy,) = log.db.file_copies
+    assert os.path.exists(copy) and log.db.scalar(
+        "SELECT table_type FROM information_schema.tables WHERE table_name = 'raw'") == "VIEW"
+    secret = tmp_path / "secret.csv"
+    secret.write_text("password\nhunter2\n")
+    log.db.lock_down()
+    with pytest.raises(Exception, match="(?i)disabled|external"):
+        log.db.scalar("SELECT count(*) FROM read_csv($p)", {"p": str(secret)})
+    remapped = journey.remap(log, {"user": "event", "event": "user_id"})  # reads the copy, after lock-down
+    assert remapped.report.rows_loaded == 3 and remapped.report.users == 2
+    assert sorted(remapped.to_pandas()["user_id"]) == ["x", "x", "y"]
+    log.db.close()
+    assert not os.path.exists(copy)
 
 
 def test_arrow_binds_parameters_as_values_and_leaves_quoted_text_alone():

@@ -294,6 +294,20 @@ class TestNothingLost:
         assert log.report.duplicate_rows == 2
         assert any("exact copies" in w for w in log.report.warnings)
 
+    def test_duplicates_of_a_parquet_file_with_missing_values(self, tmp_path):
+        # hand-counted: rows 2 and 4 repeat rows 1 and 3; rows 5 and 6 differ only in the time;
+        # the two rows without a user are copies of each other (rejected, but still copies in the file)
+        df = pd.DataFrame({
+            "user_id": ["a", "a", "b", "b", "b", "b", None, None],
+            "timestamp": ["2024-03-01 10:00:00"] * 4 + ["2024-03-01 11:00:00", "2024-03-01 11:00:01",
+                                                         "2024-03-02 10:00:00", "2024-03-02 10:00:00"],
+            "event": ["x", "x", "y", "y", "x", "x", "x", "x"],
+            "revenue": [None, None, 5.0, 5.0, None, None, None, None],
+        })
+        df.to_parquet(tmp_path / "d.parquet")
+        log = journey.load(str(tmp_path / "d.parquet"))
+        assert (log.report.rows_loaded, log.report.rows_rejected, log.report.duplicate_rows) == (6, 2, 3)
+
     def test_sessions_split_after_30_minutes(self, write):
         text = (
             "user_id,timestamp,event\n"
