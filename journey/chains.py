@@ -138,11 +138,24 @@ def _in_order(table: pa.Table, rows: np.ndarray | None = None, full: dict[str, n
         if rows is None and not (~change[1:] & ~later).any() and _one_run_per_unit(table, k, np.flatnonzero(change)):
             return _Events(table, None, _run_numbers(change), full)
     codes = _unit_codes(table, k, rows, full)
-    order = np.lexsort((t, codes) if in_row_order else (r, t, codes))
+    if in_row_order and n and bool((t[1:] >= t[:-1]).all()):
+        # a file in time order (as exports come): a stable sort by unit alone is the (unit, time, row)
+        # order, and counting the units' rows sorts in linear time
+        order = _grouped(codes)
+    else:
+        order = np.lexsort((t, codes) if in_row_order else (r, t, codes))
     codes = codes[order]
     if rows is not None:
         order = rows[order]
     return _Events(table, order, _run_numbers(_starts_of_runs(codes[1:] != codes[:-1])) if n else codes, full)
+
+
+def _grouped(codes: np.ndarray) -> np.ndarray:
+    """The positions of ``codes`` (numbers 0 … m - 1) in a stable sort by code: a counting sort."""
+    from pandas._libs.algos import groupsort_indexer  # pandas' own group-by sort
+
+    order, _ = groupsort_indexer(codes.astype(np.intp, copy=False), int(codes.max()) + 1)
+    return order
 
 
 def _as_numpy(table: pa.Table, full: dict[str, np.ndarray], name: str) -> np.ndarray:
@@ -249,7 +262,10 @@ def _parts(table: pa.Table, most: int | None = None) -> list[_Events]:
         for name in ("t", "r", "h"):  # converted here once, not in each part's thread
             _as_numpy(table, full, name)
         _in_row_order(full)
-        part = full["h"] % np.uint64(n)
+        k = table.column_names.index("k")  # in one chunk once, not in each part's thread
+        table = table.set_column(k, "k", pa.chunked_array([table.column(k).combine_chunks()]))
+        h = full["h"]
+        part = h & np.uint64(n - 1) if n & (n - 1) == 0 else h % np.uint64(n)  # a mask is 5 × faster
         return _in_threads(lambda i: _in_order(table, np.flatnonzero(part == i), full), range(n))
     return _in_order(table).split(n)
 
