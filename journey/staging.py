@@ -13,7 +13,6 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -151,24 +150,18 @@ def _raw_in_place(db: Database, select_sql: str, files: list[str]) -> dict:
     return {"in_place": True, "identity": json.dumps(identity)}
 
 
-def _raw_over_copies(db: Database, files: list[str], select_over: Callable[[list[str]], str]) -> bool:
-    """Make `raw` a view over the database's private copies of Parquet files (ADR 0016); False when the
-    database has no private folder (then the caller copies the rows into a table).
-
-    ``select_over(copies)`` is the SELECT reading the copies (a view takes no parameters: their paths
-    are quoted literals). The copies keep the files' order and are removed with the database, so the
-    rows stay readable (to map the columns again, and after :meth:`Database.lock_down`) whatever
-    becomes of the files.
-    """
+def _private_copies(db: Database, files: list[str]) -> list[str] | None:
+    """The database's private copies of Parquet files, in the files' order (ADR 0016), for `raw` to be a
+    view over them: removed with the database, they stay readable (to map the columns again, and after
+    :meth:`Database.lock_down`) whatever becomes of the files. None when the database has no private
+    folder (then the rows are copied into a table)."""
     copies = []
     for i, f in enumerate(files):
         copy = db.keep_file_copy(f, f"source-{i:06d}.parquet")
         if copy is None:
-            return False
+            return None
         copies.append(copy)
-    db.execute("DROP TABLE IF EXISTS raw")
-    db.execute(f"CREATE OR REPLACE VIEW raw AS {select_over(copies)}")
-    return True
+    return copies
 
 
 def _sql_list(files: list[str]) -> str:
@@ -266,18 +259,21 @@ def _stage_parquet_folder(db: Database, folder: str, in_place: bool = False) -> 
     cols = [c for c, _ in db.columns("read_parquet($files, union_by_name=true)", {"files": files})]
     renamed = sources.unique_names(cols)
     select = ", ".join(f"p.{quote_ident(c)} AS {quote_ident(r)}" for c, r in zip(cols, renamed))
-    # a view takes no parameters: read in place, the paths and offsets are literals
-    names, offsets = ((_sql_list(files), "[" + ", ".join(map(str, starts)) + "]::BIGINT[]") if in_place
-                      else ("$files", "$starts"))
-    sql = f"""SELECT o.start + p.file_row_number + 1 AS __row_no, {select}
+
+    def reading(names: str, offsets: str) -> str:
+        return f"""SELECT o.start + p.file_row_number + 1 AS __row_no, {select}
             FROM read_parquet({names}, union_by_name=true, filename=true, file_row_number=true) p
             JOIN (SELECT unnest({names}) AS filename, unnest({offsets}) AS start) o USING (filename)"""
+
+    # a view takes no parameters: the paths and offsets of a view are literals
+    offsets = "[" + ", ".join(map(str, starts)) + "]::BIGINT[]"
     info = {"format": "parquet folder", "encoding": None, "delimiter": None, "files": len(files)}
     if in_place:
-        info.update(_raw_in_place(db, sql, files))
-    elif not _raw_over_copies(db, files, lambda copies: sql.replace("$files", _sql_list(copies)).replace(
-            "$starts", "[" + ", ".join(map(str, starts)) + "]::BIGINT[]")):
-        _create_raw(db, sql + " ORDER BY __row_no", {"files": files, "starts": starts})
+        info.update(_raw_in_place(db, reading(_sql_list(files), offsets), files))
+    elif (copies := _private_copies(db, files)) is not None:
+        db.execute(f"CREATE OR REPLACE VIEW raw AS {reading(_sql_list(copies), offsets)}")
+    else:
+        _create_raw(db, reading("$files", "$starts") + " ORDER BY __row_no", {"files": files, "starts": starts})
     _create_parser_rejects(db, [])
     return info
 
@@ -308,14 +304,18 @@ def _stage_parquet(db: Database, path: str, in_place: bool = False) -> dict:
         raise LoadError(f"{os.path.basename(path)} has no columns.")
     renamed = sources.unique_names(cols)
     select = ", ".join(f"{quote_ident(c)} AS {quote_ident(r)}" for c, r in zip(cols, renamed))
-    # a view takes no parameters: read in place, the path is a quoted literal
-    src = quote_literal(path) if in_place else "$path"
-    sql = f"SELECT file_row_number + 1 AS __row_no, {select} FROM read_parquet({src}, file_row_number=true)"
+
+    def reading(src: str) -> str:
+        return f"SELECT file_row_number + 1 AS __row_no, {select} FROM read_parquet({src}, file_row_number=true)"
+
+    # a view takes no parameters: the path of a view is a quoted literal
     info = {"format": "parquet", "encoding": None, "delimiter": None}
     if in_place:
-        info.update(_raw_in_place(db, sql, [path]))
-    elif not _raw_over_copies(db, [path], lambda copies: sql.replace("$path", quote_literal(copies[0]))):
-        _create_raw(db, sql, {"path": path})
+        info.update(_raw_in_place(db, reading(quote_literal(path)), [path]))
+    elif (copies := _private_copies(db, [path])) is not None:
+        db.execute(f"CREATE OR REPLACE VIEW raw AS {reading(quote_literal(copies[0]))}")
+    else:
+        _create_raw(db, reading("$path"), {"path": path})
     _create_parser_rejects(db, [])
     return info
 

@@ -30,6 +30,22 @@ def test_hostile_column_names_load_as_plain_columns(write):
     assert journey.overview(log).iloc[0].events == 1
 
 
+def test_hostile_column_names_of_parquet_load_as_plain_columns(tmp_path):
+    # also the names of the parameters in the staging SQL, which must stay plain column names
+    names = [*HOSTILE, "$path", "$files", "$starts"]
+    frame = pd.DataFrame({"user_id": ["u1"], "timestamp": ["2024-03-01 10:00:00"], "event": ["x"],
+                          **{n: [f"v{i}"] for i, n in enumerate(names)}})
+    (tmp_path / "folder").mkdir()
+    frame.to_parquet(tmp_path / "h.parquet")
+    frame.to_parquet(tmp_path / "folder" / "part-1.parquet")
+    for source in (tmp_path / "h.parquet", tmp_path / "folder"):
+        log = journey.load(str(source))
+        assert log.report.rows_loaded == 1
+        assert set(names) <= set(log.source_columns())
+        assert log.db.rows(f"SELECT {', '.join(map(quote_ident, names))} FROM raw")[0] == tuple(
+            f"v{i}" for i in range(len(names)))
+
+
 def test_hostile_values_are_data(write):
     value = "x'); DROP TABLE events; --"
     log = journey.load(write("h.csv", f"user_id,timestamp,event\n\"{value}\",2024-03-01,\"{value}\"\n"))
