@@ -1,5 +1,21 @@
+"""``python -m journey``: the command line (journey.cli).
+
+The process ends without tearing the interpreter down, as mypy's command does: freeing a large analysis'
+arrays and modules one by one took about 0.1 s of a 2.8 s funnel on 10M events. Every database is closed
+first (its finalizer removes its private folder) and the output flushed.
+"""
+
+import os
 import sys
 
 from .cli import main
+from .engine import close_all
 
-sys.exit(main())
+status = main() or 0
+close_all()
+try:
+    sys.stdout.flush()
+    sys.stderr.flush()
+except BrokenPipeError:  # the reader (head, less) stopped early
+    pass
+os._exit(status)

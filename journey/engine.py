@@ -82,6 +82,17 @@ def quote_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+# every Database not yet closed or collected (see close_all)
+_OPEN: weakref.WeakSet = weakref.WeakSet()
+
+
+def close_all() -> None:
+    """Close every Database of this process, for a process that ends without tearing the interpreter
+    down (``python -m journey``), which would skip the finalizers that close them."""
+    for db in list(_OPEN):
+        db.close()
+
+
 def _cleanup(con: duckdb.DuckDBPyConnection, directory: str | None) -> None:
     try:
         con.close()
@@ -159,6 +170,7 @@ class Database:
         self._kept: dict[Any, Any] = {}
         self._private_files: list[str] = []
         self._finalizer = weakref.finalize(self, _cleanup, self._con, self._owned_dir)
+        _OPEN.add(self)
 
     def keep_file_copy(self, source: str, name: str) -> str | None:
         """Copy a file into this database's private folder and return the copy's path, which the database

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import chains
-from .chains import _in_order, _in_threads, _run_numbers, _starts_of_runs
+from .chains import _in_order, _in_threads, _one_chunk, _run_numbers, _starts_of_runs
 from .engine import quote_ident
 from .log import EventLog
 
@@ -78,12 +78,12 @@ def _numbered(table: pa.Table) -> tuple[pa.Table, list[str]]:
     """The table with its event names ``e`` replaced by their numbers in the list returned (Arrow's
     dictionary encoding: a list lookup in SQL is linear in the number of names, which an export of page
     URLs as events would make slow)."""
-    names = pc.dictionary_encode(table.column("e").combine_chunks())
+    names = pc.dictionary_encode(_one_chunk(table.column("e")))
     return table.set_column(table.column_names.index("e"), "e", names.indices), names.dictionary.to_pylist()
 
 
 def _chunk(values: pa.Array | pa.ChunkedArray) -> pa.Array:
-    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    return _one_chunk(values) if isinstance(values, pa.ChunkedArray) else values
 
 
 def _sessions_apart(user: np.ndarray, s: pa.Array, starts: np.ndarray) -> bool:
@@ -206,7 +206,7 @@ def _read_table(log: EventLog, table: pa.Table, unit: str, collapse: bool,
     # the id of each user number, from the user's first event (the numbers stay the same below)
     user_ids = _chunk(events.text("k", np.flatnonzero(new_unit)))
     if unit == "sessions" and size:
-        s = table.column("s").combine_chunks() if events.order is None else events.text("s", np.arange(size))
+        s = _one_chunk(table.column("s")) if events.order is None else events.text("s", np.arange(size))
         new_unit |= _starts_of_runs(pc.not_equal(s[1:], s[:-1]).to_numpy(zero_copy_only=False))
         # sessions found from time gaps lie together in (user, time) order; an export's own session ids
         # may interleave (two tabs), and then each user's events are put in (session, time, row) order

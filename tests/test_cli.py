@@ -182,3 +182,19 @@ def test_an_output_path_that_cannot_be_written_is_one_line_not_a_traceback(args)
     assert res.returncode == 1
     assert res.stderr.startswith("error: cannot write") and "/nonexistent/dir" in res.stderr
     assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1
+
+
+def test_a_command_ends_with_its_output_whole_and_its_databases_removed(tmp_path):
+    """python -m journey ends without tearing the interpreter down: its output must still be flushed
+    in full, and the databases it opened closed and their folders removed."""
+    import os
+
+    # output to a pipe is held in a buffer unless PYTHONUNBUFFERED is set
+    env = {**{k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}, "TMPDIR": str(tmp_path)}
+    res = subprocess.run([sys.executable, "-m", "journey", "funnel", SAMPLE, "--steps", "page_view,purchase", "--json"],
+                         capture_output=True, text=True, cwd=ROOT, env=env)
+    assert res.returncode == 0, res.stderr
+    assert [s["step"] for s in json.loads(res.stdout)["steps"]] == ["page_view", "purchase"]
+    assert not [p for p in os.listdir(tmp_path) if p.startswith("journey-")]
+    bad = run_cli("funnel", SAMPLE, "--steps", "page_view,no_such_event")
+    assert bad.returncode == 1 and bad.stderr.startswith("error:")

@@ -64,6 +64,15 @@ def test_each_database_is_private_and_removed_on_close():
     assert a.closed
 
 
+def test_close_all_closes_every_open_database():
+    from journey import engine
+
+    a, b = Database(), Database()
+    paths = [a.path, b.path]
+    engine.close_all()
+    assert a.closed and b.closed and not any(os.path.exists(p) for p in paths)
+
+
 def test_locked_down_database_cannot_read_files(write):
     log = journey.load(write("e.csv", "user_id,timestamp,event\na,2024-03-01,x\n"))
     secret = write("secret.csv", "password\nhunter2\n")

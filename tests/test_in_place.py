@@ -174,6 +174,20 @@ def test_the_events_are_split_into_parts_without_splitting_a_unit():
         assert [int(x) for p in parts for x in p.r] == [1, 4, 2, 5, 3, 6]
 
 
+def test_a_units_part_is_its_hash_modulo_the_parts():
+    """Rows are split by their unit's hash modulo the parts, read from the hash's lowest byte for a power
+    of two (worked out by hand: 2**64 - 1 is odd, 3 mod 4, and a multiple of 3)."""
+    import numpy as np
+
+    from journey import chains
+
+    h = np.array([0, 1, 2, 255, 256, 2**64 - 1], dtype=np.uint64)
+    assert chains._hash_parts(h, 2).tolist() == [0, 1, 0, 1, 0, 1]
+    assert chains._hash_parts(h, 4).tolist() == [0, 1, 2, 3, 0, 3]
+    assert chains._hash_parts(h, 256).tolist() == [0, 1, 2, 255, 0, 255]
+    assert chains._hash_parts(h, 3).tolist() == [0, 1, 2, 0, 1, 0]
+
+
 def test_funnels_agree_on_a_file_out_of_time_order_in_parts(both, parquet, tmp_path):
     """The same shop with its rows shuffled, read in place and followed in two parts (forced here; real
     logs split from 200,000 events), gives the funnels of the loaded copy."""
