@@ -126,29 +126,38 @@ def _in_order(table: pa.Table, rows: np.ndarray | None = None, full: dict[str, n
     ``full``: the table's columns already converted to numpy (by :func:`_parts`, once for every part).
     """
     full = full if full is not None else {}
-    t, r = _as_numpy(table, full, "t"), _as_numpy(table, full, "r")
-    # rows that come in row order (a file read in place) need no row key: lexsort is stable
-    in_row_order = "h" in table.column_names and _in_row_order(full)
     k = _one_chunk(table.column("k"))
-    if rows is not None:
-        t, r = t[rows], None if in_row_order else r[rows]
-    n = len(t)
+    n = len(k) if rows is None else len(rows)
     if not n:
         return _Events(table, np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.int32), full)
+    # rows that come in row order (a file read in place) need no row key: lexsort is stable; if their times
+    # never decrease either (a file in time order, as exports come), a stable sort by unit alone is the
+    # (unit, time, row) order, and counting the units' rows sorts in linear time (the checks are made
+    # once on the whole table, true of every part of it)
+    in_row_order = "h" in table.column_names and _increasing(table, full, "r", strictly=True)
+    by_unit_alone = in_row_order and _increasing(table, full, "t", strictly=False)
+
+    def at_rows(name: str) -> np.ndarray:
+        values = _as_numpy(table, full, name)
+        return values if rows is None else values[rows]
+
     if "h" not in table.column_names:
+        t, r = at_rows("t"), at_rows("r")
         change = _starts_of_runs(pc.not_equal(k[1:], k[:-1]).to_numpy(zero_copy_only=False))
         later = (t[1:] > t[:-1]) | ((t[1:] == t[:-1]) & (r[1:] > r[:-1]))
         if rows is None and not (~change[1:] & ~later).any() and _one_run_per_unit(table, k, np.flatnonzero(change)):
             return _Events(table, None, _run_numbers(change), full)
-    # a file in time order (as exports come): a stable sort by unit alone is the (unit, time, row) order,
-    # and counting the units' rows sorts in linear time
-    by_unit_alone = in_row_order and bool((t[1:] >= t[:-1]).all())
 
     def grouped(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The positions (in ``table``) in (unit, time, row) order, and each one's unit number."""
-        order = _grouped(codes) if by_unit_alone else np.lexsort((t, codes) if in_row_order else (r, t, codes))
-        codes = codes[order]
-        return order if rows is None else rows[order], _run_numbers(_starts_of_runs(codes[1:] != codes[:-1]))
+        if by_unit_alone:
+            order, sizes = _grouped(codes)
+            unit_no = np.repeat(np.arange(len(sizes), dtype=_index_type(n)), sizes)
+        else:
+            order = np.lexsort((at_rows("t"), codes) if in_row_order else (at_rows("r"), at_rows("t"), codes))
+            codes = codes[order]
+            unit_no = _run_numbers(_starts_of_runs(codes[1:] != codes[:-1]))
+        return order if rows is None else rows[order], unit_no
 
     if "h" in table.column_names:
         # numbering the 64-bit hashes took 0.25 s for 7M events, Arrow's dictionary encoding of the text
@@ -175,12 +184,14 @@ def _one_chunk(column: pa.ChunkedArray) -> pa.Array:
     return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
 
 
-def _grouped(codes: np.ndarray) -> np.ndarray:
-    """The positions of ``codes`` (numbers 0 … m - 1) in a stable sort by code: a counting sort."""
+def _grouped(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The positions of ``codes`` (numbers 0 … m - 1) in a stable sort by code (a counting sort), and the
+    number of positions of each code present, in code order."""
     from pandas._libs.algos import groupsort_indexer  # pandas' own group-by sort
 
-    order, _ = groupsort_indexer(codes.astype(np.intp, copy=False), int(codes.max()) + 1)
-    return order
+    order, counts = groupsort_indexer(codes.astype(np.intp, copy=False), int(codes.max()) + 1)
+    sizes = counts[1:]  # counts[0] is of the code -1, which none has
+    return order, sizes[sizes > 0]
 
 
 def _as_numpy(table: pa.Table, full: dict[str, np.ndarray], name: str) -> np.ndarray:
@@ -191,12 +202,14 @@ def _as_numpy(table: pa.Table, full: dict[str, np.ndarray], name: str) -> np.nda
     return full[name]
 
 
-def _in_row_order(full: dict[str, np.ndarray]) -> bool:
-    """Whether the row numbers ``full["r"]`` increase (checked once per table, kept as ``full["r_increases"]``)."""
-    if "r_increases" not in full:
-        r = full["r"]
-        full["r_increases"] = np.array(bool((r[1:] > r[:-1]).all()))
-    return bool(full["r_increases"])
+def _increasing(table: pa.Table, full: dict[str, np.ndarray], name: str, strictly: bool) -> bool:
+    """Whether column ``name`` of the whole table increases (never decreases, unless ``strictly``), checked
+    once per table and kept in ``full``."""
+    key = f"{name}_increases" if strictly else f"{name}_never_decreases"
+    if key not in full:
+        v = _as_numpy(table, full, name)
+        full[key] = np.array(bool((v[1:] > v[:-1]).all() if strictly else (v[1:] >= v[:-1]).all()))
+    return bool(full[key])
 
 
 def _one_run_per_unit(table: pa.Table, k: pa.Array, starts: np.ndarray) -> bool:
@@ -265,9 +278,10 @@ def _parts(table: pa.Table, most: int | None = None) -> list[_Events]:
         return [_in_order(table)]
     if "h" in table.column_names:
         full: dict[str, np.ndarray] = {}
-        for name in ("t", "r", "h"):  # converted here once, not in each part's thread
+        for name in ("t", "r", "h"):  # converted and checked here once, not in each part's thread
             _as_numpy(table, full, name)
-        _in_row_order(full)
+        if _increasing(table, full, "r", strictly=True):
+            _increasing(table, full, "t", strictly=False)
         k = table.column_names.index("k")  # in one chunk once, not in each part's thread
         table = table.set_column(k, "k", pa.chunked_array([_one_chunk(table.column(k))]))
         part = _hash_parts(full["h"], n)

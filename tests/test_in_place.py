@@ -188,6 +188,15 @@ def test_a_units_part_is_its_hash_modulo_the_parts():
     assert chains._hash_parts(h, 3).tolist() == [0, 1, 2, 0, 1, 0]
 
 
+def test_the_counting_sort_keeps_each_units_rows_in_their_order():
+    import numpy as np
+
+    from journey import chains
+
+    order, sizes = chains._grouped(np.array([2, 0, 2, 1, 0]))
+    assert order.tolist() == [1, 4, 3, 0, 2] and sizes.tolist() == [2, 1, 2]
+
+
 def test_funnels_agree_on_a_file_out_of_time_order_in_parts(both, parquet, tmp_path):
     """The same shop with its rows shuffled, read in place and followed in two parts (forced here; real
     logs split from 200,000 events), gives the funnels of the loaded copy."""
