@@ -82,10 +82,6 @@ def _numbered(table: pa.Table) -> tuple[pa.Table, list[str]]:
     return table.set_column(table.column_names.index("e"), "e", names.indices), names.dictionary.to_pylist()
 
 
-def _chunk(values: pa.Array | pa.ChunkedArray) -> pa.Array:
-    return _one_chunk(values) if isinstance(values, pa.ChunkedArray) else values
-
-
 def _sessions_apart(user: np.ndarray, s: pa.Array, starts: np.ndarray) -> bool:
     """Whether each (user, session) is one run, given where the runs of equal (user, session) start."""
     firsts = pa.table({"u": user[starts], "s": s.take(pa.array(starts))})
@@ -158,7 +154,7 @@ def _pieces(table: pa.Table, most: int | None = None) -> list[pa.Table]:
     if n == 1:
         return [table]
     if "h" in table.column_names:
-        part = table.column("h").to_numpy() % np.uint64(n)
+        part = chains._hash_parts(table.column("h").to_numpy(), n)
         return [table.take(pa.array(np.flatnonzero(part == i))) for i in range(n)]
     k = table.column("k")
     bounds = [0]
@@ -204,7 +200,7 @@ def _read_table(log: EventLog, table: pa.Table, unit: str, collapse: bool,
     size = len(t)
     new_unit = _starts_of_runs(user[1:] != user[:-1]) if size else np.zeros(0, dtype=bool)
     # the id of each user number, from the user's first event (the numbers stay the same below)
-    user_ids = _chunk(events.text("k", np.flatnonzero(new_unit)))
+    user_ids = _one_chunk(events.text("k", np.flatnonzero(new_unit)))
     if unit == "sessions" and size:
         s = _one_chunk(table.column("s")) if events.order is None else events.text("s", np.arange(size))
         new_unit |= _starts_of_runs(pc.not_equal(s[1:], s[:-1]).to_numpy(zero_copy_only=False))
