@@ -13,9 +13,10 @@ from .engine import close_all
 
 status = main() or 0
 close_all()
-try:
-    sys.stdout.flush()
-    sys.stderr.flush()
-except BrokenPipeError:  # the reader (head, less) stopped early
-    pass
+for stream in (sys.stdout, sys.stderr):
+    try:
+        if not stream.closed:  # the command closes stderr when the reader (head, less) stopped early
+            stream.flush()
+    except BrokenPipeError:
+        pass
 os._exit(status)

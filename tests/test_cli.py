@@ -198,3 +198,15 @@ def test_a_command_ends_with_its_output_whole_and_its_databases_removed(tmp_path
     assert not [p for p in os.listdir(tmp_path) if p.startswith("journey-")]
     bad = run_cli("funnel", SAMPLE, "--steps", "page_view,no_such_event")
     assert bad.returncode == 1 and bad.stderr.startswith("error:")
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly():
+    """`python -m journey … | head` where the reader has gone before the output is written: exit 0 and
+    nothing on stderr (no traceback, no "lost sys.stderr")."""
+    proc = subprocess.Popen([sys.executable, "-m", "journey", "funnel", SAMPLE, "--steps", "page_view,purchase", "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    proc.stdout.close()  # the load takes far longer than this: the output meets a closed pipe
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0, err
+    assert err == ""
+
