@@ -154,6 +154,32 @@ def test_units_sharing_a_hash_are_still_followed_apart():
         assert list(chains._in_order(tied).rows(np.arange(4))) == want
 
 
+def test_the_events_table_is_taken_as_stored_only_when_in_unit_time_row_order():
+    """Events from the events table (no hash) are used as they come when each unit's rows are one run in
+    (time, row) order; row numbers are compared only where times tie. Otherwise they are sorted."""
+    import numpy as np
+    import pyarrow as pa
+
+    from journey import chains
+
+    def events(k, t, r):
+        return chains._in_order(pa.table({"k": k, "t": t, "r": r, "e": pa.array([0] * len(k), pa.int8())}))
+
+    # in order: a tie inside b follows the rows (3 then 4); a tie across units (a's 2 at 2, b's 3 at 2) is free
+    stored = events(["a", "a", "b", "b"], [1, 2, 2, 2], [1, 5, 3, 4])
+    assert stored.order is None and list(stored.unit_no) == [0, 0, 1, 1]
+    assert list(stored.rows(np.arange(4))) == [1, 5, 3, 4] and list(stored.rows(np.array([1, 3]))) == [5, 4]
+    # a tie inside a unit with its rows backwards: sorted by row
+    tied = events(["a", "a", "b"], [1, 1, 3], [2, 1, 3])
+    assert tied.order is not None and list(tied.r) == [1, 2, 3] and list(tied.rows(np.arange(3))) == [1, 2, 3]
+    # time going back inside a unit: sorted by time
+    back = events(["a", "a"], [2, 1], [1, 2])
+    assert back.order is not None and list(back.t) == [1, 2] and list(back.r) == [2, 1]
+    # a unit in two runs: gathered into one
+    split = events(["a", "b", "a"], [1, 2, 3], [1, 2, 3])
+    assert split.text("k", np.arange(3)).to_pylist() == ["a", "a", "b"] and list(split.unit_no) == [0, 0, 1]
+
+
 def test_the_events_are_split_into_parts_without_splitting_a_unit():
     """Funnels follow the events in one thread per core: read in place, the rows are split by their
     unit's hash (even a, c and odd b here) before sorting; from the events table, at a unit boundary."""
