@@ -17,9 +17,11 @@ log = shell.page("Funnels")
 breakdowns = ["(none)", *[c for c in ("channel", "device", "category") if log.report.mapping.get(c)],
               *log.report.extra_columns]
 
-stages_tab, steps_tab = st.tabs(["Journey stages", "Step funnel"])
+view = widgets.view_picker("funnels_view", {"stages": "Journey stages", "steps": "Step funnel"},
+                           keep=["stages_model", "stages_by", "stages_view", "stages_period", "funnel_by",
+                                 "funnel_trend", "funnel_time_step", "funnel_people_step", "funnel_people_outcome"])
 
-with stages_tab:
+if view == "stages":
     sm = state.stage_map()
     c1, c2, c3 = st.columns([1, 1, 1])
     model = c1.radio("Stages", links.keep_valid("stages_model", ["five", "three"]), key="stages_model", horizontal=True,
@@ -55,7 +57,7 @@ with stages_tab:
     with st.expander("Stage map: which events reach which stage"):
         stage_map_editor(log)
 
-with steps_tab:
+else:
     spec = funnel_controls(log, "funnel")
     c1, c2 = st.columns(2)
     by = c1.selectbox("Break down by (first step)", links.keep_valid("funnel_by", breakdowns), key="funnel_by")

@@ -8,7 +8,7 @@ from journey import charts
 from journey import format as fmt
 from journey.canvas import canvas_chart, canvas_html, canvas_markdown, canvas_table_html
 from journey.errors import JourneyError
-from journey.ui import links, people, shell, state
+from journey.ui import links, people, shell, state, widgets
 from journey.ui.cache import compute, compute_csv, picture
 from journey.ui.timeline import customer_timeline
 
@@ -25,9 +25,13 @@ log = shell.page("Journey map")
 
 sm = state.stage_map()
 events = log.distinct_values("event", limit=100_000)
-tabs = st.tabs(["Paths", "Transitions", "Step matrix", "Top paths", "Canvas", "Customer timeline"])
+view = widgets.view_picker(
+    "map_view", {"paths": "Paths", "transitions": "Transitions", "matrix": "Step matrix", "top": "Top paths",
+                 "canvas": "Canvas", "timeline": "Customer timeline"},
+    keep=[*CHOICES, "paths_collapse", *SLIDERS, "paths_node", "trans_a", "trans_b", "timeline_query",
+          "timeline_user"])
 
-with tabs[0]:
+if view == "paths":
     c1, c2, c3, c4 = st.columns(4)
     level = c1.radio("Show", links.keep_valid("paths_level", ["events", "stages"]), key="paths_level", horizontal=True)
     mode = c2.radio("Paths", links.keep_valid("paths_mode", ["from the first event", "after an event",
@@ -86,7 +90,7 @@ with tabs[0]:
             except JourneyError as e:
                 st.error(str(e))
 
-with tabs[1]:
+elif view == "transitions":
     c1, c2, c3 = st.columns(3)
     unit = c1.radio("Within", links.keep_valid("trans_unit", ["sessions", "users"]), key="trans_unit", horizontal=True)
     min_users = c2.number_input("Hide edges with fewer users than", 1, 100_000, key="trans_min")
@@ -116,7 +120,7 @@ with tabs[1]:
     except JourneyError as e:
         st.error(str(e))
 
-with tabs[2]:
+elif view == "matrix":
     c1, c2, c3 = st.columns(3)
     steps = c1.slider("Steps", 2, 12, key="matrix_steps")
     top = c2.slider("Events per step", 2, 15, key="matrix_top")
@@ -128,7 +132,7 @@ with tabs[2]:
     st.caption("The share of users at each event at each step" + ("" if anchor == "(the first event)" else
                f"; step 0 is their first {anchor}, negative steps come before it") + ".")
 
-with tabs[3]:
+elif view == "top":
     unit = st.radio("Paths of", links.keep_valid("top_paths_unit", ["sessions", "users"]), key="top_paths_unit",
                     horizontal=True)
     tp = compute(journey.top_paths, log, unit=unit, top=25, stage_map=sm)
@@ -136,7 +140,7 @@ with tabs[3]:
         "share": st.column_config.NumberColumn(format="percent"),
         "conversion_rate": st.column_config.NumberColumn("conversion", format="percent")})
 
-with tabs[4]:
+elif view == "canvas":
     canvas = compute(journey.journey_canvas, log, stage_map=sm, personas=st.session_state.get("personas"))
     table_slot = st.empty()
     st.markdown("**Your notes**, per cell: they show on the map and go into the exports.")
@@ -157,7 +161,7 @@ with tabs[4]:
     c2.download_button("Download as HTML", canvas_html(canvas, notes, title).encode("utf-8"),
                        file_name="journey_map.html", mime="text/html", icon=":material/download:", key="canvas_html")
 
-with tabs[5]:
+elif view == "timeline":
     customer_timeline(log, sm, key="timeline")
 
 links.publish([*CHOICES, 'paths_collapse', *SLIDERS])

@@ -13,6 +13,12 @@ def metrics(at):
     return {m.label: m.value for m in at.metric}
 
 
+def show(at, key, view):
+    """Pick a page's view (the row of choices above it: only that view is drawn)."""
+    at.radio(key=key).set_value(view).run()
+    assert not at.exception
+
+
 @pytest.fixture
 def app():
     at = AppTest.from_file(APP, default_timeout=120)
@@ -142,6 +148,7 @@ def test_funnels_page_counts_sessions_under_their_name(app):
     import journey
 
     app.switch_page("pages/funnels.py").run()
+    show(app, "funnels_view", "steps")
     app.selectbox(key="funnel_unit").set_value("sessions").run()
     assert not app.exception
     table = next(d.value for d in app.dataframe if "step" in d.value.columns)
@@ -156,6 +163,7 @@ def test_funnels_page_strict_funnel_matches_the_library_and_has_no_exclusions(ap
     import journey
 
     app.switch_page("pages/funnels.py").run()
+    show(app, "funnels_view", "steps")
     app.selectbox(key="funnel_order").set_value("strict").run()
     assert not app.exception
     table = next(d.value for d in app.dataframe if "step" in d.value.columns)
@@ -168,6 +176,7 @@ def test_funnels_page_strict_funnel_matches_the_library_and_has_no_exclusions(ap
 
 def test_funnels_page_step_funnel_breakdown_and_people_filter(app):
     app.switch_page("pages/funnels.py").run()
+    show(app, "funnels_view", "steps")
     app.selectbox(key="funnel_by").set_value("device").run()
     assert not app.exception
     assert any("Compare two segments" in m.value for m in app.markdown)
@@ -181,15 +190,58 @@ def test_funnels_page_step_funnel_breakdown_and_people_filter(app):
 
 def test_funnels_page_trend_and_stage_trend(app):
     app.switch_page("pages/funnels.py").run()
+    show(app, "funnels_view", "steps")
     app.radio(key="funnel_trend").set_value("week").run()
+    show(app, "funnels_view", "stages")
     app.radio(key="stages_view").set_value("trend").run()
     assert not app.exception
+
+
+def test_a_page_draws_only_its_chosen_view(app):
+    """The Funnels page opens on the journey stages and draws nothing of the step funnel, and the other way
+    round; the Journey map draws its paths, not its transitions."""
+    def keys():
+        return {w.key for w in [*app.radio, *app.selectbox, *app.multiselect]}
+
+    app.switch_page("pages/funnels.py").run()
+    assert "stages_model" in keys() and "funnel_by" not in keys() and "funnel_steps" not in keys()
+    show(app, "funnels_view", "steps")
+    assert "funnel_by" in keys() and "funnel_steps" in keys() and "stages_model" not in keys()
+    app.switch_page("pages/journey_map.py").run()
+    assert "paths_level" in keys() and "trans_unit" not in keys()
+    show(app, "map_view", "transitions")
+    assert "trans_unit" in keys() and "paths_level" not in keys()
+
+
+def test_a_views_settings_survive_a_visit_to_another_view(app):
+    app.switch_page("pages/funnels.py").run()
+    app.radio(key="stages_model").set_value("three").run()
+    show(app, "funnels_view", "steps")
+    app.selectbox(key="funnel_by").set_value("device").run()
+    show(app, "funnels_view", "stages")
+    assert app.radio(key="stages_model").value == "three"
+    show(app, "funnels_view", "steps")
+    assert app.selectbox(key="funnel_by").value == "device"
+
+
+def test_the_chosen_view_is_in_the_link_and_a_link_opens_it(app):
+    app.switch_page("pages/funnels.py").run()
+    show(app, "funnels_view", "steps")
+    assert app.query_params["funnels_view"] == ["steps"]
+    colleague = AppTest.from_file(APP, default_timeout=120)
+    colleague.query_params["map_view"] = "timeline"
+    colleague.run()
+    colleague.switch_page("pages/journey_map.py").run()
+    assert not colleague.exception
+    assert colleague.radio(key="map_view").value == "timeline"
+    assert "timeline_query" in {w.key for w in colleague.text_input}
 
 
 def test_unknown_steps_from_another_dataset_are_dropped(app, write):
     app.switch_page("pages/funnels.py").run()
     open_path(app, write("other.csv", "user_id,timestamp,event\na,2024-03-01 10:00,x\na,2024-03-01 10:01,y\n"))
     app.switch_page("pages/funnels.py").run()
+    show(app, "funnels_view", "steps")
     assert not app.exception
     assert app.session_state["funnel_spec"].steps == ["x", "y"]
 
@@ -221,8 +273,10 @@ def test_journey_map_page(app):
 
 def test_journey_map_comparison_and_timeline(app):
     app.switch_page("pages/journey_map.py").run()
+    show(app, "map_view", "transitions")
     app.selectbox(key="trans_compare").set_value("device").run()
     assert not app.exception
+    show(app, "map_view", "timeline")
     app.text_input(key="timeline_query").input("003066").run()
     assert not app.exception
     assert any("184 events in 15 sessions" in c.value for c in app.caption)
@@ -230,11 +284,10 @@ def test_journey_map_comparison_and_timeline(app):
 
 def test_a_drill_down_list_opens_the_customer_timeline(app):
     app.switch_page("pages/funnels.py").run()
+    show(app, "funnels_view", "steps")
     box = app.selectbox(key="funnel_people_pick")
     uid = box.options[0]
-    app.button(key="funnel_people_open").click().run()
-    assert not app.exception
-    app.switch_page("pages/customer.py").run()  # st.switch_page in AppTest: follow it explicitly
+    app.button(key="funnel_people_open").click().run()  # st.switch_page: AppTest runs the Customer page
     assert not app.exception
     assert app.selectbox(key="customer_user").value == uid
 
@@ -262,7 +315,7 @@ def test_customers_page(app):
 def test_canvas_shows_personas_once_clusters_exist(app):
     app.switch_page("pages/retention.py").run()
     app.switch_page("pages/journey_map.py").run()
-    assert not app.exception
+    show(app, "map_view", "canvas")
     assert app.session_state["personas"]["advocacy"]
 
 

@@ -240,3 +240,24 @@ def report_button() -> None:
         if built and built[0] == key:
             st.download_button("Download the report", built[1].encode("utf-8"), file_name="journey_report.html",
                                mime="text/html", icon=":material/download:", key="report_download")
+
+
+def view_picker(key: str, views: dict[str, str], keep: list[str] = ()) -> str:
+    """The page's views (name → label) as a row of choices; returns the chosen one's name. Only the chosen
+    view is computed and drawn.
+
+    Tabs (``st.tabs``) run every tab's code on every rerun, so each filter change recomputed every view of
+    the page (six analyses on the Journey map, 14 s on 10M events). The choice is kept in the URL
+    (``links``, key ``key``), so a shared link opens the same view. ``keep``: the keys of the views'
+    widgets, whose values Streamlit would forget while their view is not drawn (saved again on each run,
+    as its documentation advises). A radio, not a segmented control: AppTest cannot run a page with a
+    single-choice segmented control (Streamlit 1.50).
+    """
+    for name in keep:
+        if name in st.session_state:
+            st.session_state[name] = st.session_state[name]
+    links.bind({key: ""})
+    view = st.radio("View", links.keep_valid(key, list(views)), key=key, format_func=views.get, horizontal=True,
+                    label_visibility="collapsed")
+    links.publish([key])
+    return view
