@@ -249,11 +249,15 @@ def test_unknown_steps_from_another_dataset_are_dropped(app, write):
 def test_dropoff_page(app):
     app.switch_page("pages/dropoff.py").run()
     assert not app.exception
-    labels = [m.label for m in app.metric]
-    assert "Cart abandonment" in labels and "Bounce rate" in labels
+    assert any("The biggest loss is at" in m.value for m in app.markdown)
     box = app.selectbox(key="dropoff_step")
     box.set_value(box.options[0]).run()
     assert not app.exception
+    show(app, "dropoff_view", "compare")
+    assert "odds ratio" in app.dataframe[0].value.columns
+    show(app, "dropoff_view", "pages")
+    labels = [m.label for m in app.metric]
+    assert "Cart abandonment" in labels and "Bounce rate" in labels
 
 
 def test_journey_map_page(app):

@@ -93,10 +93,14 @@ def test_funnels_and_dropoff_pages_in_the_browser(server, browser, shot):
 
     page.get_by_role("link", name="Drop-off").click()
     page.get_by_text("The biggest loss is at").wait_for(timeout=120_000)
-    page.get_by_text("Time on page").first.wait_for()
+    page.get_by_text("Week by week").wait_for(timeout=120_000)
+    assert_no_exception(page)
+    shot(page, "8-dropoff")
+    show(page, "Carts, bounces and pages")
+    page.get_by_text("Time on page").first.wait_for(timeout=120_000)
     assert_no_exception(page)
     wait_for_metric(page, "Cart abandonment", "50.9 %")
-    shot(page, "8-dropoff")
+    shot(page, "8b-dropoff-pages")
 
 
 def test_sample_then_upload_shows_the_uploads_real_counts(server, browser, shot, tmp_path):
