@@ -156,7 +156,8 @@ def cli_funnel(data: dict, steps: list[str]) -> str:
 
 def app_code(data: dict) -> str:
     """Streamlit's AppTest in a fresh process, the file declared as a team dataset: the first run loads it;
-    then the Funnels page opens, the device filter changes, and the same filter is chosen again."""
+    then the Funnels page opens, the device filter changes, and the same filter is chosen again; then the
+    Journey map and the Drop-off pages open on their first view, and the device filter changes on each."""
     return textwrap.dedent(f"""
         import json, os, resource, sys, tempfile, time
         sys.path.insert(0, {ROOT!r})
@@ -179,6 +180,11 @@ def app_code(data: dict) -> str:
         timed("Funnels page after a device filter change", lambda: device().set_value(["mobile"]).run())
         timed("Funnels page, all devices again (cached)", lambda: device().set_value([]).run())
         timed("Funnels page, the same device filter again (cached)", lambda: device().set_value(["mobile"]).run())
+        timed("Journey map (paths) opened", lambda: at.switch_page("pages/journey_map.py").run())
+        timed("Journey map (paths) after a device filter change", lambda: device().set_value(["desktop"]).run())
+        timed("Drop-off (where people leave) opened", lambda: at.switch_page("pages/dropoff.py").run())
+        timed("Drop-off (where people leave) after a device filter change",
+              lambda: device().set_value(["tablet"]).run())
         print(json.dumps({{"seconds": 0, "out": json.dumps(times)}}))
         print(json.dumps({{"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
     """)
