@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 import streamlit as st
 
@@ -242,7 +243,7 @@ def report_button() -> None:
                                mime="text/html", icon=":material/download:", key="report_download")
 
 
-def view_picker(key: str, views: dict[str, str], keep: list[str] = ()) -> str:
+def view_picker(key: str, views: dict[str, str], keep: Sequence[str] = ()) -> str:
     """The page's views (name → label) as a row of choices; returns the chosen one's name. Only the chosen
     view is computed and drawn.
 
