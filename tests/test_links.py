@@ -31,9 +31,11 @@ def test_a_link_brings_dates_and_sliders_back_and_clamps_them():
     assert at.session_state["filters"].start == dt.date(2024, 2, 1)
     assert at.slider(key="paths_steps").value == 7
     assert at.slider(key="paths_top").value == 15  # 99 is past the slider's end: clamped
-    assert at.slider(key="matrix_steps").value == 6  # not a number: the default
     # and the view writes them back for the next link
     assert at.query_params["paths_steps"] in ("7", ["7"])
+    at.radio(key="map_view").set_value("matrix").run()  # the step matrix is another view of the page
+    assert at.slider(key="matrix_steps").value == 6  # not a number: the default
+    assert at.query_params["paths_steps"] in ("7", ["7"])  # kept while the paths are not drawn
 
 
 def test_dates_outside_the_data_are_clamped_not_an_error():
@@ -78,9 +80,11 @@ def test_a_link_brings_the_journey_map_choices_back_and_drops_unknown_ones():
     assert at.radio(key="paths_mode").value == "after an event"
     assert at.selectbox(key="paths_anchor").value == "add_to_cart"
     assert at.checkbox(key="paths_collapse").value is False
-    assert at.selectbox(key="trans_compare").value == "device"
-    assert at.selectbox(key="matrix_anchor").value == "(the first event)"  # not an event of this log: default
     assert at.radio(key="paths_level").value == "events"  # not an option: default
+    at.radio(key="map_view").set_value("transitions").run()
+    assert at.selectbox(key="trans_compare").value == "device"
+    at.radio(key="map_view").set_value("matrix").run()
+    assert at.selectbox(key="matrix_anchor").value == "(the first event)"  # not an event of this log: default
 
 
 
