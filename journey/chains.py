@@ -32,6 +32,7 @@ import pyarrow.compute as pc
 from .engine import quote_ident
 from .lazy import pandas as pd
 from .log import EventLog
+from .resident import Held, groups, held, mask
 
 # the fetched events are followed in up to PARTS threads, one per core, once there are SPLIT_FROM of them
 # (fewer are done before a thread would start)
@@ -116,6 +117,73 @@ class _Events:
                     part.order = self.order[a:b]
                 parts.append(part)
         return parts
+
+
+class _HeldEvents(_Events):
+    """Events picked from a loaded log's events held in memory (``journey.resident``), in their stored
+    order: those at the positions ``at`` there (None: every one), ``e`` numbering every held event."""
+
+    def __init__(self, held: Held, at: np.ndarray | None, e: np.ndarray,
+                 grp: tuple[np.ndarray, pa.Array] | None = None, base: int = 0):
+        self.held, self.at, self.grp, self.base, self.order = held, at, grp, base, None
+        if at is None:
+            self.t, self.e, self.unit_no = held.t, e, held.user
+        else:
+            self.t, self.e, self.unit_no = held.t[at], e[at], held.user[at]
+
+    def _held_positions(self, positions: np.ndarray) -> np.ndarray:
+        return positions + self.base if self.at is None else self.at[positions]
+
+    @functools.cached_property
+    def r(self) -> np.ndarray:
+        return self.held.r[self._held_positions(np.arange(len(self.t)))]
+
+    def rows(self, positions: np.ndarray) -> np.ndarray:
+        return self.held.r[self._held_positions(positions)]
+
+    def text(self, name: str, positions: np.ndarray) -> pa.Array:
+        if name == "grp" and self.grp is not None:
+            codes, values = self.grp
+            return values.take(pa.array(codes[self._held_positions(positions)]))
+        if name != "k":
+            raise ValueError(f"{name!r} is not held")
+        return self.held.user_ids.take(pa.array(self.unit_no[positions]))
+
+    def split(self, n: int) -> list[_Events]:
+        bounds = np.searchsorted(self.unit_no, self.unit_no[len(self.t) * np.arange(1, n) // n])
+        parts = []
+        for a, b in zip(np.r_[0, bounds], np.r_[bounds, len(self.t)]):
+            if b > a:
+                part = copy.copy(self)
+                part.t, part.e, part.unit_no = self.t[a:b], self.e[a:b], self.unit_no[a:b]
+                part.__dict__.pop("r", None)
+                if self.at is None:
+                    part.base = self.base + int(a)
+                else:
+                    part.at = self.at[a:b]
+                parts.append(part)
+        return parts
+
+
+def _held_parts(log: EventLog, names: list[str], unit: str, by: str | None, every: bool) -> list[_Events] | None:
+    """The events :func:`_fetch` would read, picked from the log's events held in memory, in parts as
+    :func:`_parts` makes them; None when they are not held, or the funnel is by session, or its breakdown
+    has too many values to be held (those are read from DuckDB)."""
+    held_events = held(log)
+    if held_events is None or unit != "users":
+        return None
+    grp = groups(log, held_events, by) if by else None
+    if by and grp is None:
+        return None
+    e = held_events.codes(names)
+    keep = mask(log, held_events)
+    if not every:
+        keep = e >= 0 if keep is None else keep & (e >= 0)
+    at = None if keep is None else np.flatnonzero(keep).astype(_index_type(len(e)))
+    events = _HeldEvents(held_events, at, e, grp)
+    size = len(events.t)
+    most = min(PARTS, os.cpu_count() or 1) if size >= SPLIT_FROM else 1
+    return events.split(max(1, min(most, size))) if size else [events]
 
 
 def _in_order(table: pa.Table, rows: np.ndarray | None = None, full: dict[str, np.ndarray] | None = None
@@ -274,7 +342,7 @@ def _read(log: EventLog, names: list[str], steps: list[str], exclude: list[str],
     """The events named in ``names`` (with ``every``, all the events) in (unit, time, row) order, as parts
     with no unit in two of them (see :func:`_parts`); raises when a step or exclusion is not an event of
     the filtered log (or there is no event at all)."""
-    parts = _parts(_fetch(log, names, unit, by, every))
+    parts = _held_parts(log, names, unit, by, every) or _parts(_fetch(log, names, unit, by, every))
     if (sum(np.bincount(p.e[p.e >= 0], minlength=len(names)) for p in parts) == 0).any():
         from .funnel import check_known_events  # funnel.py imports this module
 

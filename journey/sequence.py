@@ -23,6 +23,7 @@ from . import chains
 from .chains import _in_order, _in_threads, _one_chunk, _run_numbers, _starts_of_runs
 from .engine import quote_ident
 from .log import EventLog
+from .resident import Held, held, mask
 
 # events read into numpy at once: more are read in parts, users split by their hash (10M events with their
 # text columns took about 2.6 GB at their peak; 100M at once took 24 GB, all this machine has)
@@ -133,6 +134,10 @@ def _read_parts(log: EventLog, unit: str, collapse: bool, rules: list[tuple[str,
         for part in range(parts):
             yield read(log, unit, collapse, rules, part, parts)
         return
+    held_pieces = _held_pieces(log, unit, collapse, rules)
+    if held_pieces is not None:
+        yield from held_pieces
+        return
     table = _fetch(log, unit, 0, 1)
     pieces = _pieces(table)
     done = _in_threads(lambda piece: _read_table(log, piece, unit, collapse, rules), pieces)
@@ -140,6 +145,56 @@ def _read_parts(log: EventLog, unit: str, collapse: bool, rules: list[tuple[str,
         # a piece out of the stored order may share a user with another: read the events whole instead
         done = [_read_table(log, table, unit, collapse, rules)]
     yield from (seq for seq, _ in done)
+
+
+def _held_pieces(log: EventLog, unit: str, collapse: bool, rules: list[tuple[str, str]]) -> list[Sequences] | None:
+    """:func:`_read_parts` in one part, from the log's events held in memory (``journey.resident``): in
+    pieces of whole users, one per core, each numbering its units and users from 0; None when the events
+    are not held (or, for sessions, a session's events are not together)."""
+    held_events = held(log)
+    if held_events is None or (unit == "sessions" and held_events.session is None):
+        return None
+    names, clean_of = _cleaned_names(log, held_events.names, rules)
+    code = clean_of[held_events.e] if len(clean_of) else held_events.e.astype(np.int32)
+    keep = mask(log, held_events)
+    at = None if keep is None else np.flatnonzero(keep)
+    size = len(held_events.t) if at is None else len(at)
+    most = min(chains.PARTS, os.cpu_count() or 1) if size >= chains.SPLIT_FROM else 1
+    user = held_events.user if at is None else held_events.user[at]
+    bounds = np.searchsorted(user, user[size * np.arange(1, most) // most]) if size else []
+    ranges = [(a, b) for a, b in zip(np.r_[0, bounds], np.r_[bounds, size]) if b > a] or [(0, 0)]
+
+    def piece(ab: tuple[int, int]) -> Sequences:
+        a, b = int(ab[0]), int(ab[1])
+        rows = slice(a, b) if at is None else at[a:b]
+        return _held_piece(held_events, rows, unit, collapse, names, code)
+
+    return _in_threads(piece, ranges)
+
+
+def _held_piece(held_events: Held, rows: slice | np.ndarray, unit: str, collapse: bool, names: list[str],
+                code: np.ndarray) -> Sequences:
+    """The :class:`Sequences` of the held events at ``rows`` (whole users), ``code`` their cleaned name
+    numbers."""
+    t, user, code = held_events.t[rows], held_events.user[rows], code[rows]
+    if not len(t):
+        none = np.zeros(0, dtype=np.int32)
+        return Sequences(names, none, t, none, none, pa.array([], pa.string()))
+    new_user = _starts_of_runs(user[1:] != user[:-1])
+    user_ids = held_events.user_ids.take(pa.array(user[new_user]))
+    if unit == "sessions":
+        session = held_events.session[rows]
+        new_unit = _starts_of_runs(session[1:] != session[:-1])
+    else:
+        new_unit = new_user
+    keep = new_unit.copy()
+    if collapse:
+        keep[1:] |= code[1:] != code[:-1]
+    else:
+        keep[:] = True
+    kept = np.flatnonzero(keep)
+    return Sequences(names, code[kept], t[kept], _run_numbers(new_unit)[kept], _run_numbers(new_user)[kept],
+                     user_ids)
 
 
 def _pieces(table: pa.Table, most: int | None = None) -> list[pa.Table]:

@@ -1,0 +1,159 @@
+"""A loaded log's events held in memory (``journey.resident``, ADR 0018): the held columns, worked out by
+hand on eight rows, and the analyses that read them equal to the same analyses read from DuckDB."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import journey
+from journey import resident
+
+# file order is not the stored order: u1's first view comes third; u2's cart is 40 minutes after its view
+# (a new session after 30 minutes without an event)
+ROWS = pd.DataFrame(
+    [
+        ("u2", "2024-05-20 10:00:00", "view", "mobile"),
+        ("u1", "2024-05-20 10:05:00", "view", "mobile"),
+        ("u1", "2024-05-20 10:00:00", "view", "desktop"),
+        ("u1", "2024-05-20 10:10:00", "cart", "desktop"),
+        ("u1", "2024-05-20 10:20:00", "buy", "desktop"),
+        ("u2", "2024-05-20 10:40:00", "cart", "mobile"),
+        ("u3", "2024-05-20 09:00:00", "cart", None),
+        ("u3", "2024-05-20 09:05:00", "buy", None),
+    ],
+    columns=["user_id", "timestamp", "event", "device"],
+)
+STEPS = ["view", "cart", "buy"]
+
+
+@pytest.fixture
+def log():
+    return journey.load(ROWS)
+
+
+def not_held(log):
+    """The same log with its events no longer held: analyses read them from DuckDB."""
+    log._memo.pop(("held",))
+    log.db._frames.clear()
+    log.db._kept.clear()
+    return log
+
+
+def test_the_held_events_are_the_events_table_in_user_time_row_order(log):
+    held = resident.held(log)
+    assert held.user_ids.to_pylist() == ["u1", "u2", "u3"]
+    assert held.user.tolist() == [0, 0, 0, 0, 1, 1, 2, 2]
+    assert held.r.tolist() == [3, 2, 4, 5, 1, 6, 7, 8]
+    assert held.names == ["buy", "cart", "view"]
+    assert held.e.tolist() == [2, 2, 1, 0, 2, 1, 1, 0]
+    minute = 60_000_000
+    start = int(pd.Timestamp("2024-05-20 09:00:00").value // 1000)
+    assert ((held.t - start) // minute).tolist() == [60, 65, 70, 80, 60, 100, 0, 5]
+    assert held.session.tolist() == [0, 0, 0, 0, 1, 2, 3, 3]
+    assert held.codes(["cart", "view"]).tolist() == [1, 1, 0, -1, 1, 0, 0, -1]
+
+
+def test_a_filtered_view_picks_its_events_by_a_mask_kept_per_filters(log):
+    held = resident.held(log)
+    mobile = log.where(devices=["mobile"])
+    assert resident.mask(log, held) is None
+    assert resident.mask(mobile, held).tolist() == [False, True, False, False, True, True, False, False]
+    assert resident.mask(mobile, held) is resident.mask(log.where(devices=["mobile"]), held)
+    none = log.where(devices=["(none)"])  # a missing device is "(none)" to the filter
+    assert resident.mask(none, held).tolist() == [False] * 6 + [True, True]
+
+
+def test_a_breakdown_column_is_held_as_numbers_with_null_last(log):
+    codes, values = resident.groups(log, resident.held(log), "device")
+    assert values.to_pylist()[-1] is None
+    assert [values[int(c)].as_py() for c in codes] == ["desktop", "mobile", "desktop", "desktop", "mobile",
+                                                       "mobile", None, None]
+
+
+def test_funnels_on_held_events_worked_out_by_hand_and_equal_to_duckdb(log):
+    """u1: view 10:00 (desktop), view 10:05 (mobile), cart 10:10, buy 10:20: all three steps within an
+    hour. u2: view 10:00, cart 10:40 (mobile): two. u3 never views, so reaches no step in any order. On
+    mobile only, u1 keeps its 10:05 view alone. Strict: u1's 10:00 view is followed by a view, its 10:05
+    view by cart then buy. By device, a user counts under the device of its best chain's start: u1
+    desktop."""
+    mobile = log.where(devices=["mobile"])
+
+    def answers():
+        by = journey.funnel(log, STEPS, window="1h", by="device")
+        mobile_by = journey.funnel(mobile, STEPS, window="1h", by="device")
+        return (journey.funnel(log, STEPS, window="1h")["users"].tolist(),
+                journey.funnel(mobile, STEPS, window="1h")["users"].tolist(),
+                journey.funnel(log, STEPS, window="1h", order="strict")["users"].tolist(),
+                journey.funnel(log, STEPS, window="1h", order="any")["users"].tolist(),
+                {d: g["users"].tolist() for d, g in by.groupby("group", sort=True)},
+                {d: g["users"].tolist() for d, g in mobile_by.groupby("group", sort=True)})
+
+    held = answers()
+    assert held == ([2, 2, 1], [2, 1, 0], [2, 2, 1], [2, 2, 1],
+                    {"desktop": [1, 1, 1], "mobile": [1, 1, 0]}, {"mobile": [2, 1, 0]})
+    not_held(log)
+    assert answers() == held
+
+
+def test_paths_and_transitions_on_held_events_equal_to_duckdb(log):
+    def answers():
+        out = []
+        for view in (log, log.where(devices=["mobile"])):
+            for unit in ("users", "sessions"):
+                out.append(journey.transitions(view, unit=unit).to_dict("records"))
+                nodes, links = journey.paths(view, steps=3, unit=unit)
+                out.append((nodes.to_dict("records"), links.to_dict("records")))
+        return out
+
+    held = answers()
+    # by session, u2's view and cart are two sessions: the only view → cart is u1's (and on mobile, none)
+    assert [(r["source"], r["target"], r["users"]) for r in held[2]] == [("cart", "buy", 2), ("view", "cart", 1)]
+    assert held[6] == []
+    not_held(log)
+    assert answers() == held
+
+
+def test_logs_read_in_place_over_the_bound_or_out_of_order_are_not_held(tmp_path, monkeypatch):
+    path = tmp_path / "rows.parquet"
+    ROWS.to_parquet(path)
+    assert resident.held(journey.load(str(path), in_place=True)) is None
+    monkeypatch.setattr(resident, "HELD_UP_TO", 7)
+    over = journey.load(ROWS)
+    assert resident.held(over) is None
+    assert journey.funnel(over, STEPS, window="1h")["users"].tolist() == [2, 2, 1]
+    monkeypatch.undo()
+    log = journey.load(ROWS)
+    log.db.execute("CREATE OR REPLACE TABLE events AS SELECT * FROM events ORDER BY row_no")
+    assert resident._read(log) is None
+
+
+def test_sessions_that_interleave_and_breakdowns_of_many_values_are_read_from_duckdb(monkeypatch):
+    """Two tabs: s1 view, s2 view, s1 buy, s2 buy: each session's events are not together, so sessions
+    are not held (paths by session read from DuckDB, each tab view → buy); users are."""
+    tabs = journey.load(pd.DataFrame({"user_id": ["u"] * 4, "session_id": ["s1", "s2", "s1", "s2"],
+                                      "event": ["view", "view", "buy", "buy"],
+                                      "timestamp": [f"2024-05-20 09:0{i}:00" for i in range(4)]}))
+    held = resident.held(tabs)
+    assert held.session is None and held.user.tolist() == [0, 0, 0, 0]
+    nodes, _ = journey.paths(tabs, steps=2, unit="sessions")
+    assert nodes[["step", "event", "users"]].values.tolist() == [[1, "view", 2], [2, "buy", 2]]
+
+    monkeypatch.setattr(resident, "GROUPS_UP_TO", 1)
+    log = journey.load(ROWS)
+    assert resident.groups(log, resident.held(log), "device") is None
+    by = journey.funnel(log, STEPS, window="1h", by="device")
+    assert {d: g["users"].tolist() for d, g in by.groupby("group")} == {"desktop": [1, 1, 1], "mobile": [1, 1, 0]}
+    assert np.array_equal(resident.held(log).user, [0, 0, 0, 0, 1, 1, 2, 2])
+
+
+@pytest.mark.parametrize("order", ["ordered", "strict"])
+def test_held_events_in_two_parts_keep_their_rows(log, monkeypatch, order):
+    """Split in two parts at the user boundary (u1 | u2, u3), each part's chains keep their source rows:
+    for each unit, the row of the earliest chain's event at each step (u1's first view is row 3, its cart
+    and buy rows 4 and 5; u2's view and cart rows 1 and 6)."""
+    from journey import chains
+
+    monkeypatch.setattr(chains, "SPLIT_FROM", 2)
+    name = chains.chain_units(log, STEPS, 3600, [], "users", None, order)
+    rows = log.db.run(f"SELECT k, ar_1, ar_2, ar_3 FROM {name} ORDER BY k").astype(object)
+    assert rows.where(rows.notna(), None).values.tolist() == [["u1", 3, 4, 5], ["u2", 1, 6, None]]
