@@ -65,25 +65,28 @@ def dropoff_paths(
         lasts AS (
             SELECT k, arg_max(event, (ts, row_no)) AS lst, arg_max(page, (ts, row_no)) AS pg FROM from_anchor GROUP BY k
         ),
-        joined AS (
+        joined AS MATERIALIZED (
             SELECT d.k, coalesce(f.nxt, '{LEFT}') AS nxt, coalesce(l.lst, '{LEFT}') AS lst, l.pg
             FROM d LEFT JOIN firsts f USING (k) LEFT JOIN lasts l USING (k)
         )
     """
-    out = {}
-    for name, col in (("next", "nxt"), ("last", "lst"), ("exit_pages", "pg")):
-        if name == "exit_pages" and not log.mapping.to_dict().get("page"):
-            continue
-        df = log.db.run(
-            f"""{after}
-            SELECT coalesce({col}, '(no page)') AS value, count(*) AS users,
-                   count(*) / sum(count(*)) OVER () AS share
-            FROM joined GROUP BY 1 ORDER BY users DESC, value LIMIT $top
-            """,
-            params,
-        )
-        out[name] = df
-    return out
+    wanted = [("next", "nxt"), ("last", "lst")]
+    if log.mapping.to_dict().get("page"):
+        wanted.append(("exit_pages", "pg"))
+    # the three counts from one pass over the dropped units (each its own query read every event again)
+    counted = " UNION ALL ".join(
+        f"SELECT '{name}' AS which, coalesce({col}, '(no page)') AS value, count(*) AS users FROM joined GROUP BY 2"
+        for name, col in wanted)
+    df = log.db.run(
+        f"""{after}
+        SELECT which, value, users, users / sum(users) OVER (PARTITION BY which) AS share
+        FROM ({counted})
+        QUALIFY row_number() OVER (PARTITION BY which ORDER BY users DESC, value) <= $top
+        ORDER BY which, users DESC, value
+        """,
+        params,
+    )
+    return {name: df[df["which"] == name].drop(columns="which").reset_index(drop=True) for name, _ in wanted}
 
 
 def correlation(

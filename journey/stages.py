@@ -176,16 +176,49 @@ def event_stages(log: EventLog, stage_map: StageMap | None = None) -> pd.DataFra
         conds.append(f"WHEN {sql} THEN '{stage}'")
         params.update(p)
     params["nps"] = sm.nps_pattern
+    stage_sql = (f"CASE {' '.join(conds)} "
+                 f"WHEN regexp_full_match({normalised_event_sql('event')}, $nps) THEN 'nps' END AS stage")
+    counted = _held_event_counts(log)
+    if counted is not None:  # counted in numpy; the stages of the names alone in SQL
+        names, events, users = counted
+        seen = events > 0
+        stages = log.db.run(f"SELECT {stage_sql} FROM (SELECT unnest($names) AS event, generate_subscripts($names, 1) AS i) "
+                            "ORDER BY i", {**params, "names": [n for n, s in zip(names, seen) if s]})["stage"]
+        df = pd.DataFrame({"event": pd.Series([n for n, s in zip(names, seen) if s], dtype=object),
+                           "events": events[seen], "users": users[seen], "stage": stages.astype(object).values})
+        return df.sort_values(["events", "event"], ascending=[False, True], kind="stable").reset_index(drop=True)
     return log.run(
         f"""
-        SELECT event, count(*) AS events, count(DISTINCT user_id) AS users,
-               CASE {' '.join(conds)}
-                    WHEN regexp_full_match({normalised_event_sql('event')}, $nps) THEN 'nps' END AS stage
+        SELECT event, count(*) AS events, count(DISTINCT user_id) AS users, {stage_sql}
         FROM {{events}} GROUP BY event ORDER BY events DESC, event
         """,
         params,
         sessions=False,
     )
+
+
+# a user × event table of this many cells is the most :func:`_held_event_counts` builds (one byte each)
+_SEEN_CELLS_UP_TO = 200_000_000
+
+
+def _held_event_counts(log: EventLog):
+    """From the log's events held in memory (``journey.resident``): the event names, and for each its
+    events and distinct users under the log's filters; None when the events are not held."""
+    import numpy as np
+
+    from .resident import held, mask
+
+    events_held = held(log)
+    if events_held is None or len(events_held.user_ids) * max(1, len(events_held.names)) > _SEEN_CELLS_UP_TO:
+        return None
+    keep = mask(log, events_held)
+    e, user = (events_held.e, events_held.user) if keep is None else (events_held.e[keep], events_held.user[keep])
+    n = len(events_held.names)
+    events = np.bincount(e, minlength=n).astype(np.int64)
+    seen = np.zeros(len(events_held.user_ids) * n, dtype=bool)
+    seen[user.astype(np.int64) * n + e] = True
+    users = seen.reshape(-1, n).sum(axis=0, dtype=np.int64) if n else events
+    return events_held.names, events, users
 
 
 def user_stages_sql(log: EventLog, stage_map: StageMap | None = None, by: str | None = None) -> tuple[str, dict]:

@@ -157,3 +157,18 @@ def test_held_events_in_two_parts_keep_their_rows(log, monkeypatch, order):
     name = chains.chain_units(log, STEPS, 3600, [], "users", None, order)
     rows = log.db.run(f"SELECT k, ar_1, ar_2, ar_3 FROM {name} ORDER BY k").astype(object)
     assert rows.where(rows.notna(), None).values.tolist() == [["u1", 3, 4, 5], ["u2", 1, 6, None]]
+
+
+def test_event_stages_counted_from_held_events_by_hand_and_equal_to_duckdb(log):
+    """Events and distinct users of each name: cart 3 events of 3 users, view 3 of 2 (u1 twice), buy 2 of
+    2; on mobile, view 2 of 2 (u1's 10:05, u2's) and cart 1 of 1."""
+    def answers():
+        return [journey.event_stages(view)[["event", "events", "users", "stage"]].values.tolist()
+                for view in (log, log.where(devices=["mobile"]), log.where(devices=["tablet"]))]
+
+    held = answers()
+    assert [row[:3] for row in held[0]] == [["cart", 3, 3], ["view", 3, 2], ["buy", 2, 2]]
+    assert [row[:3] for row in held[1]] == [["view", 2, 2], ["cart", 1, 1]]
+    assert held[2] == []
+    not_held(log)
+    assert answers() == held
