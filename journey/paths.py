@@ -285,7 +285,7 @@ def path_users(
                             collapse=collapse_repeats, rules=cleaning_rules, level=level)
     if steps_of is not None:
         ids = sequence.node_users(steps_of, int(top), OTHER, int(step), event)
-        return pd.DataFrame({"user_id": pd.Series(ids.to_pylist(), dtype=object)})
+        return pd.DataFrame({"user_id": ids.to_pandas().astype(object)})
     sql, params = _paths_sql(log, steps=steps, top=top, from_event=from_event, to_event=to_event, unit=unit,
                              collapse=collapse_repeats, rules=cleaning_rules, level=level, stage_map=stage_map)
     return log.db.run(
