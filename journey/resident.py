@@ -3,10 +3,11 @@
 The events table is stored in (user, time, row) order. The one-pass analyses (``journey.chains``: step
 funnels; ``journey.sequence``: paths and transitions) each used to ask DuckDB for the events they follow,
 with every user's id as text, and check their order again: 0.35-0.6 s of a 10M-event funnel's 1.0-1.2 s.
-A loaded log now reads its events once, when it is loaded: each event's user number, time, row and event
-number, about 22 bytes an event (220 MB for 10M), checked in order once. An analysis then picks its events
-with numpy; a filtered view of the log picks them through a mask DuckDB computes over the same table in
-the same order (``preserve_insertion_order``, DuckDB's default, keeps a plain scan in stored order).
+A loaded log now reads its events once, when it is loaded: each event's user number, time, row, event
+number and session number, 22 bytes an event (220 MB for 10M), checked in order once. An analysis then
+picks its events with numpy; a filtered view of the log picks them through a mask DuckDB computes over
+the same table in the same order (``preserve_insertion_order``, DuckDB's default, keeps a plain scan in
+stored order).
 
 Not held: logs read in place (``load(..., in_place=True)``: no events table, and their size is
 unbounded) and logs over :data:`HELD_UP_TO` events (they are read from DuckDB, as before).

@@ -172,3 +172,27 @@ def test_event_stages_counted_from_held_events_by_hand_and_equal_to_duckdb(log):
     assert held[2] == []
     not_held(log)
     assert answers() == held
+
+
+def test_masks_and_breakdowns_come_in_the_held_order_over_many_row_groups():
+    """DuckDB scans a table of several row groups on every core; a plain scan keeps the stored order, so a
+    date filter's mask is the held times' own test, and a breakdown's numbers follow the held users."""
+    n = 300_000
+    rng = np.random.default_rng(7)
+    minutes = rng.integers(0, 60 * 24 * 20, n)
+    users = rng.integers(0, 20_000, n)
+    frame = pd.DataFrame({"user_id": [f"u{u:05d}" for u in users],
+                          "timestamp": pd.Timestamp("2024-05-01") + pd.to_timedelta(minutes, unit="min"),
+                          "event": np.where(minutes % 3 == 0, "buy", "view"),
+                          "device": [f"d{u % 7}" for u in users]})
+    log = journey.load(frame)
+    held = resident.held(log)
+    import datetime as dt
+
+    week = log.where(start=dt.date(2024, 5, 6), end=dt.date(2024, 5, 12))
+    lo = pd.Timestamp("2024-05-06").value // 1000
+    hi = pd.Timestamp("2024-05-13").value // 1000
+    assert np.array_equal(resident.mask(week, held), (held.t >= lo) & (held.t < hi))
+    codes, values = resident.groups(log, held, "device")
+    user_no = np.array([int(u[1:]) for u in held.user_ids.to_pylist()])[held.user]
+    assert [values[int(c)].as_py() for c in codes[:: 997]] == [f"d{u % 7}" for u in user_no[:: 997]]
