@@ -459,30 +459,32 @@ def _evaluate_any(events: _Events, names: list[str], steps: list[str], window: f
     unit_at, t_at = _past_the_end(events)
     positions = np.arange(size, dtype=index_type)
 
-    def first_from(starts: np.ndarray, owners: np.ndarray, holds: np.ndarray) -> np.ndarray:
-        """For each start, the first position at or after it where ``holds`` is true, in the same unit.
+    def first_from(holds: np.ndarray) -> np.ndarray:
+        """For each start, the first position at or after it where ``holds`` is true, in its unit or a
+        later one (``size`` if none): the callers check the unit once, on the latest of the steps.
 
         Every step event starts, so one backward running minimum over all positions (sequential) is
         faster than a binary search per start."""
-        following = np.minimum.accumulate(np.where(holds, positions, size)[::-1])[::-1]
-        found = following[starts]
-        return np.where(unit_at[found] == owners, found, size)
+        return np.minimum.accumulate(np.where(holds, positions, size)[::-1])[::-1][start]
 
     window_us = window * 1e6
     start = np.flatnonzero(e < n).astype(index_type)  # the steps' codes are 0 … n-1
     owner = unit_no[start]
-    next_x = first_from(start, owner, e >= n) if exclude else None
+    t_start = t[start]
+    # an exclusion in a later unit lies after every event of the start's unit: no unit check needed
+    next_x = first_from(e >= n) if exclude else None
     level = np.zeros(len(start), dtype=np.int64)
     good = np.ones(len(start), dtype=bool)
     latest = np.zeros(len(start), dtype=index_type)
     chain = []
     for j in range(n):
-        latest = np.maximum(latest, first_from(start, owner, e == j))  # size once a step is missing
-        good &= (latest < size) & ((t_at[latest] - t[start]) <= window_us)
+        # the latest of steps 1 … j+1: in the start's unit only if each of them occurs there
+        np.maximum(latest, first_from(e == j), out=latest)
+        good &= (unit_at[latest] == owner) & ((t_at[latest] - t_start) <= window_us)
         if next_x is not None:
             good &= next_x > latest
         level += good
-        chain.append(np.where(good, latest, size).astype(index_type))
+        chain.append(np.where(good, latest, size).astype(index_type, copy=False))
     keep = level >= 1
     return start[keep], [c[keep] for c in chain], level[keep], owner[keep]
 
