@@ -111,12 +111,16 @@ class _Events:
                 part = copy.copy(self)
                 part.t, part.e, part.unit_no = self.t[a:b], self.e[a:b], self.unit_no[a:b]
                 part.__dict__.pop("r", None)
-                if self.order is None:  # in stored order: the part's rows are a slice (no copy)
-                    part.table, part._full = self.table.slice(a, b - a), {}
-                else:
-                    part.order = self.order[a:b]
+                self._narrow(part, int(a), int(b))
                 parts.append(part)
         return parts
+
+    def _narrow(self, part: _Events, a: int, b: int) -> None:
+        """Point ``part``, a copy of these events cut to positions ``a`` … ``b - 1``, at its own rows."""
+        if self.order is None:  # in stored order: the part's rows are a slice (no copy)
+            part.table, part._full = self.table.slice(a, b - a), {}
+        else:
+            part.order = self.order[a:b]
 
 
 class _HeldEvents(_Events):
@@ -149,20 +153,11 @@ class _HeldEvents(_Events):
             raise ValueError(f"{name!r} is not held")
         return self.held.user_ids.take(pa.array(self.unit_no[positions]))
 
-    def split(self, n: int) -> list[_Events]:
-        bounds = np.searchsorted(self.unit_no, self.unit_no[len(self.t) * np.arange(1, n) // n])
-        parts = []
-        for a, b in zip(np.r_[0, bounds], np.r_[bounds, len(self.t)]):
-            if b > a:
-                part = copy.copy(self)
-                part.t, part.e, part.unit_no = self.t[a:b], self.e[a:b], self.unit_no[a:b]
-                part.__dict__.pop("r", None)
-                if self.at is None:
-                    part.base = self.base + int(a)
-                else:
-                    part.at = self.at[a:b]
-                parts.append(part)
-        return parts
+    def _narrow(self, part: _Events, a: int, b: int) -> None:
+        if self.at is None:
+            part.base = self.base + a
+        else:
+            part.at = self.at[a:b]
 
 
 def _held_parts(log: EventLog, names: list[str], unit: str, by: str | None, every: bool) -> list[_Events] | None:
