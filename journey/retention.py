@@ -42,6 +42,9 @@ def _activity_sql(log: EventLog, period: str, start: str, return_event: str | No
         params["ret_event"] = return_event
         returns = "event = $ret_event"
     starts = "TRUE" if start == "first_event" else buy
+    held_sql = _held_activity_sql(log, period, starts, returns, params, (start, return_event, repr(stage_map)))
+    if held_sql is not None:
+        return held_sql
     # each user's return periods are made distinct before they meet the cohorts (not after: every event)
     sql = f"""
         WITH e {log.shared_cte()} (SELECT user_id, ts, {starts} AS is_start, {returns} AS is_return FROM {rel}),
@@ -255,3 +258,81 @@ def retention_rate(log: EventLog, *, start: str, end: str, stage_map: StageMap |
     df["retention_rate"] = df["retained"] / df["customers_at_start"].where(df["customers_at_start"] > 0)
     return df
 
+
+
+def _held_activity_sql(log: EventLog, period: str, starts: str, returns: str, params: dict,
+                       key: tuple) -> tuple[str, dict] | None:
+    """:func:`_activity_sql`'s cohorts, active and last_period from the log's events held in memory
+    (``journey.resident``), as kept frames: which names start a cohort or count as a return is asked of
+    SQL once per name, the rest is numpy over the events in (user, time) order. None when the events are
+    not held (or there are none)."""
+    import hashlib
+
+    import numpy as np
+    import pyarrow as pa
+
+    from .engine import quote_ident
+    from .resident import held, mask
+
+    events = held(log)
+    if events is None:
+        return None
+    keep = mask(log, events)
+    e, user, t = (events.e, events.user, events.t) if keep is None else (events.e[keep], events.user[keep],
+                                                                         events.t[keep])
+    if not len(t):
+        return None
+    flags = log.db.run(f"SELECT {starts} AS s, {returns} AS r FROM (SELECT unnest($names) AS event, "
+                       "generate_subscripts($names, 1) AS i) ORDER BY i", {**params, "names": events.names})
+    is_start = flags["s"].to_numpy(dtype=bool)[e]
+    is_return = flags["r"].to_numpy(dtype=bool)[e]
+    number = _period_numbers(t, period)
+    # each user's cohort: the period of the user's first start event (a user's events come in time order)
+    at = np.flatnonzero(is_start)
+    first = at[np.r_[True, user[at][1:] != user[at][:-1]]] if len(at) else at
+    cohort_user, cohort_no = user[first], number[first]
+    # each user's distinct return periods (nondecreasing within a user), from the cohort's period on
+    at = np.flatnonzero(is_return)
+    ru, rp = user[at], number[at]
+    if len(at):
+        distinct = np.r_[True, (ru[1:] != ru[:-1]) | (rp[1:] != rp[:-1])]
+        ru, rp = ru[distinct], rp[distinct]
+    of_user = np.full(len(events.user_ids), np.iinfo(np.int64).max)
+    of_user[cohort_user] = cohort_no
+    ok = rp >= of_user[ru]
+    ru, rp = ru[ok], rp[ok]
+    starts_of = _period_starts(period)
+    name = "__retention_" + hashlib.sha1(repr((log.fingerprint(), period, key)).encode()).hexdigest()[:16]
+    log.db.keep_frame(name + "_c", pa.table({"user_id": cohort_user, "cohort": starts_of(cohort_no)}))
+    log.db.keep_frame(name + "_a", pa.table({"user_id": ru, "cohort": starts_of(of_user[ru]),
+                                             "p": (rp - of_user[ru]).astype(np.int64)}))
+    last = starts_of(np.array([number.max()]))[0].as_py()
+    sql = (f"WITH cohorts AS (SELECT * FROM {quote_ident(name + '_c')}), "
+           f"active AS (SELECT * FROM {quote_ident(name + '_a')}), "
+           "last_period AS (SELECT $last_period AS last)")
+    return sql, {"last_period": last}
+
+
+def _period_numbers(t, period: str):
+    """The calendar period of each time (microseconds): weeks from Monday, or months, counted from 1970."""
+    import numpy as np
+
+    if period == "week":
+        days = t // 86_400_000_000  # 1970-01-01 was a Thursday: Monday 1969-12-29 starts week 0
+        return (days + 3) // 7
+    return t.astype("datetime64[us]").astype("datetime64[M]").astype(np.int64)
+
+
+def _period_starts(period: str):
+    """The inverse of :func:`_period_numbers`: each period number's first moment, as Arrow timestamps."""
+    import numpy as np
+    import pyarrow as pa
+
+    def starts(numbers):
+        if period == "week":
+            days = (numbers * 7 - 3).astype("datetime64[D]")
+        else:
+            days = numbers.astype("datetime64[M]").astype("datetime64[D]")
+        return pa.array(days.astype("datetime64[us]"), type=pa.timestamp("us"))
+
+    return starts

@@ -196,3 +196,46 @@ def test_masks_and_breakdowns_come_in_the_held_order_over_many_row_groups():
     codes, values = resident.groups(log, held, "device")
     user_no = np.array([int(u[1:]) for u in held.user_ids.to_pylist()])[held.user]
     assert [values[int(c)].as_py() for c in codes[:: 997]] == [f"d{u % 7}" for u in user_no[:: 997]]
+
+
+def test_retention_from_held_events_by_hand_and_equal_to_duckdb():
+    """Weeks from Monday: u4 starts the week of 29 April (and returns in it, 1 May: April, then May); u1
+    the week of 6 May and comes back the weeks of 13 and 27 May (periods 1 and 3); u2 on Sunday 12 May
+    (the same week) and back on Monday 13 May; u3 the week of 20 May, once. The last week is 27 May."""
+    rows = pd.DataFrame([("u1", "2024-05-06 10:00", "view"), ("u1", "2024-05-14 10:00", "purchase"),
+                         ("u1", "2024-05-27 10:00", "view"), ("u2", "2024-05-12 23:00", "view"),
+                         ("u2", "2024-05-13 01:00", "view"), ("u3", "2024-05-20 12:00", "purchase"),
+                         ("u4", "2024-04-30 09:00", "view"), ("u4", "2024-05-01 09:00", "view")],
+                        columns=["user_id", "timestamp", "event"])
+    log = journey.load(rows)
+
+    def answers():
+        def cells(m):
+            return {(c.strftime("%m-%d"), int(p)): (int(s), int(u)) for c, p, s, u in
+                    m[["cohort", "period", "size", "users"]].itertuples(index=False)}
+        return (cells(journey.retention_matrix(log, period="week")),
+                cells(journey.retention_matrix(log, period="week", cumulative=True)),
+                cells(journey.retention_matrix(log, period="month")),
+                cells(journey.retention_matrix(log, period="week", start="first_purchase", return_event="purchase")),
+                cells(journey.retention_matrix(log.where(devices=["(none)"]), period="week", return_event="view")),
+                cells(journey.retention_matrix(log, period="week", start="first_purchase")))
+
+    held = answers()
+    assert held[0] == {("04-29", 0): (1, 1), ("04-29", 1): (1, 0), ("04-29", 2): (1, 0), ("04-29", 3): (1, 0),
+                       ("04-29", 4): (1, 0),
+                       ("05-06", 0): (2, 2), ("05-06", 1): (2, 2), ("05-06", 2): (2, 0), ("05-06", 3): (2, 1),
+                       ("05-20", 0): (1, 1), ("05-20", 1): (1, 0)}
+    assert {k: v for k, v in held[1].items() if k[0] == "05-06"} == {
+        ("05-06", 0): (2, 2), ("05-06", 1): (2, 2), ("05-06", 2): (2, 1), ("05-06", 3): (2, 1)}
+    assert held[2] == {("04-01", 0): (1, 1), ("04-01", 1): (1, 1), ("05-01", 0): (3, 3)}
+    # first purchases: u1 the week of 13 May, u3 of 20 May; no one buys again
+    assert held[3] == {("05-13", 0): (1, 1), ("05-13", 1): (1, 0), ("05-13", 2): (1, 0), ("05-20", 0): (1, 1),
+                       ("05-20", 1): (1, 0)}
+    # returns are views only: u3 (a purchase, its cohort's period 0 by definition) never views
+    assert held[4][("05-20", 0)] == (1, 1) and held[4][("05-06", 3)] == (2, 1)
+    # any event after the first purchase: u1's view of 6 May came before it and does not count, its view of
+    # 27 May is period 2; u2 and u4 never buy, so none of their events count
+    assert held[5] == {("05-13", 0): (1, 1), ("05-13", 1): (1, 0), ("05-13", 2): (1, 1), ("05-20", 0): (1, 1),
+                       ("05-20", 1): (1, 0)}
+    not_held(log)
+    assert answers() == held
