@@ -59,10 +59,10 @@ class Held:
     _groups: dict = field(default_factory=dict, repr=False)
 
     def codes(self, names: list[str]) -> np.ndarray:
-        """Each event's place in ``names`` (0, 1, …; -1 for an event not in it), as 8-bit numbers
-        (``names`` holds at most 127)."""
+        """Each event's place in ``names`` (0, 1, …; -1 for an event not in it), in 8 bits when they fit."""
         place = {n: i for i, n in enumerate(names)}
-        lookup = np.array([place.get(n, -1) for n in self.names] or [-1], dtype=np.int8)
+        lookup = np.array([place.get(n, -1) for n in self.names] or [-1],
+                          dtype=np.int8 if len(names) <= np.iinfo(np.int8).max else np.int32)
         return lookup[self.e]
 
 
