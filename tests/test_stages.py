@@ -118,3 +118,36 @@ def test_toml_round_trip(tmp_path):
 def test_bad_pattern_is_a_message():
     with pytest.raises(JourneyError, match="not a valid regular expression"):
         StageMap(patterns={"purchase": "(("}).validate()
+
+
+def test_five_stages_worked_out_by_hand_orders_promoters_and_first_touch_weeks():
+    """u1 views, buys (o1), buys again 19 days later (o2) and writes a review: advocacy. u2 answers NPS 10
+    before buying (not advocacy: it must follow the first purchase), buys once, then answers 9: a
+    promoter, so advocacy without retention. u3 only lands. u4 buys twice without order ids (each row
+    its own order): retention. u5 views a product and answers 6 (a detractor): consideration. u6 reviews
+    before its only purchase: a purchase, not advocacy."""
+    rows = pd.DataFrame([
+        ("u1", "2024-05-06 10:00", "page_view", None, None), ("u1", "2024-05-06 10:05", "product_view", None, None),
+        ("u1", "2024-05-06 10:10", "purchase", "o1", None), ("u1", "2024-05-25 10:00", "purchase", "o2", None),
+        ("u1", "2024-05-26 10:00", "review_written", None, None),
+        ("u2", "2024-05-06 09:00", "page_view", None, None), ("u2", "2024-05-06 09:30", "nps_answer", None, "10"),
+        ("u2", "2024-05-07 10:00", "purchase", "o3", None), ("u2", "2024-05-08 10:00", "nps_answer", None, "9"),
+        ("u3", "2024-05-10 10:00", "page_view", None, None),
+        ("u4", "2024-05-08 10:00", "product_view", None, None), ("u4", "2024-05-08 11:00", "purchase", None, None),
+        ("u4", "2024-05-09 11:00", "purchase", None, None),
+        ("u5", "2024-05-13 10:00", "product_view", None, None), ("u5", "2024-05-13 10:30", "nps_answer", None, "6"),
+        ("u6", "2024-05-14 09:00", "review_written", None, None), ("u6", "2024-05-14 10:00", "purchase", "o6", None),
+    ], columns=["user_id", "timestamp", "event", "order_id", "score"])
+    log = journey.load(rows)
+    within = StageMap(retention_within_days=14)
+
+    def counts(df):
+        return df[["users", "own_users"]].values.tolist()
+
+    weekly = journey.stage_funnel(log, by="first_touch_week")
+    got = (counts(journey.stage_funnel(log)), counts(journey.stage_funnel(log, within)),
+            {g: d["users"].tolist() for g, d in weekly.groupby("group")})
+    assert got[0] == [[6, 6], [5, 3], [4, 4], [3, 2], [2, 2]]
+    # within 14 days u1's second order (19 days on) is not retention; u1 stays an advocate
+    assert got[1] == [[6, 6], [5, 3], [4, 4], [3, 1], [2, 2]]
+    assert got[2] == {"2024-05-06": [4, 3, 3, 3, 2], "2024-05-13": [2, 2, 1, 0, 0]}
