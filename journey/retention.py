@@ -325,7 +325,6 @@ def _period_numbers(t, period: str):
 
 def _period_starts(period: str):
     """The inverse of :func:`_period_numbers`: each period number's first moment, as Arrow timestamps."""
-    import numpy as np
     import pyarrow as pa
 
     def starts(numbers):
