@@ -158,7 +158,9 @@ def groups(log: EventLog, held_events: Held, column: str) -> tuple[np.ndarray, p
     values = [v for (v,) in log.db.rows(
         f"SELECT DISTINCT {text} FROM {EVENTS_TABLE} WHERE {text} IS NOT NULL LIMIT $n", {"n": GROUPS_UP_TO + 1})]
     found = None
-    if len(values) <= GROUPS_UP_TO:
+    if not values:  # every value missing (an empty list would not bind in SQL)
+        found = np.zeros(len(held_events.t), dtype=np.int16), pa.array([None], pa.string())
+    elif len(values) <= GROUPS_UP_TO:
         codes = log.db.arrow(f"SELECT CAST(coalesce(list_position($v, {text}), $none) - 1 AS SMALLINT) AS g "
                              f"FROM {EVENTS_TABLE}", {"v": values, "none": len(values) + 1}).column("g").to_numpy()
         if len(codes) != len(held_events.t):

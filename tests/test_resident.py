@@ -239,3 +239,16 @@ def test_retention_from_held_events_by_hand_and_equal_to_duckdb():
                        ("05-20", 1): (1, 0)}
     not_held(log)
     assert answers() == held
+
+
+def test_a_breakdown_column_with_every_value_missing(log):
+    """A column with no value at all (an empty list of values, which SQL cannot bind) is held as one null
+    group: every user is counted under it, as the DuckDB read counts them."""
+    log = journey.load(ROWS.assign(coupon=None))
+    codes, values = resident.groups(log, resident.held(log), "coupon")
+    assert values.to_pylist() == [None] and codes.tolist() == [0] * 8
+    by = journey.funnel(log, STEPS, window="1h", by="coupon")
+    got = by[["group", "users"]].values.tolist()
+    assert [users for _, users in got] == [2, 2, 1]
+    not_held(log)
+    assert journey.funnel(log, STEPS, window="1h", by="coupon")[["group", "users"]].values.tolist() == got
