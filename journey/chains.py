@@ -104,15 +104,13 @@ class _Events:
 
     def split(self, n: int) -> list[_Events]:
         """The events in at most ``n`` parts of about equal size, each unit's events in one part."""
-        bounds = np.searchsorted(self.unit_no, self.unit_no[len(self.t) * np.arange(1, n) // n])
         parts = []
-        for a, b in zip(np.r_[0, bounds], np.r_[bounds, len(self.t)]):
-            if b > a:
-                part = copy.copy(self)
-                part.t, part.e, part.unit_no = self.t[a:b], self.e[a:b], self.unit_no[a:b]
-                part.__dict__.pop("r", None)
-                self._narrow(part, int(a), int(b))
-                parts.append(part)
+        for a, b in unit_ranges(self.unit_no, n):
+            part = copy.copy(self)
+            part.t, part.e, part.unit_no = self.t[a:b], self.e[a:b], self.unit_no[a:b]
+            part.__dict__.pop("r", None)
+            self._narrow(part, a, b)
+            parts.append(part)
         return parts
 
     def _narrow(self, part: _Events, a: int, b: int) -> None:
@@ -176,9 +174,7 @@ def _held_parts(log: EventLog, names: list[str], unit: str, by: str | None, ever
         keep = e >= 0 if keep is None else keep & (e >= 0)
     at = None if keep is None else np.flatnonzero(keep).astype(_index_type(len(e)))
     events = _HeldEvents(held_events, at, e, grp)
-    size = len(events.t)
-    most = min(PARTS, os.cpu_count() or 1) if size >= SPLIT_FROM else 1
-    return events.split(max(1, min(most, size))) if size else [events]
+    return events.split(part_count(len(events.t))) if len(events.t) else [events]
 
 
 def _in_order(table: pa.Table, rows: np.ndarray | None = None, full: dict[str, np.ndarray] | None = None
@@ -352,9 +348,7 @@ def _parts(table: pa.Table, most: int | None = None) -> list[_Events]:
     Rows read in place are split by their unit's hash (modulo the parts) before they are sorted, so the
     parts sort at once; the events table's rows, already in order, are split at unit boundaries.
     """
-    if most is None:
-        most = min(PARTS, os.cpu_count() or 1) if table.num_rows >= SPLIT_FROM else 1
-    n = max(1, min(most, table.num_rows))
+    n = part_count(table.num_rows, most)
     if n == 1:
         return [_in_order(table)]
     if "h" in table.column_names:
@@ -368,6 +362,22 @@ def _parts(table: pa.Table, most: int | None = None) -> list[_Events]:
         part = _hash_parts(full["h"], n)
         return _in_threads(lambda i: _in_order(table, np.flatnonzero(part == i), full), range(n))
     return _in_order(table).split(n)
+
+
+def unit_ranges(unit_no: np.ndarray, n: int) -> list[tuple[int, int]]:
+    """At most ``n`` ranges ``(start, end)`` of positions of about equal size, cut where the unit changes
+    (``unit_no`` nondecreasing), none empty."""
+    size = len(unit_no)
+    bounds = np.searchsorted(unit_no, unit_no[size * np.arange(1, n) // n]) if size else np.zeros(0, np.intp)
+    return [(int(a), int(b)) for a, b in zip(np.r_[0, bounds], np.r_[bounds, size]) if b > a]
+
+
+def part_count(size: int, most: int | None = None) -> int:
+    """In how many parts ``size`` events are followed: at most ``most`` (default: one per core, up to
+    :data:`PARTS`, once there are :data:`SPLIT_FROM` events), at least one, never more than the events."""
+    if most is None:
+        most = min(PARTS, os.cpu_count() or 1) if size >= SPLIT_FROM else 1
+    return max(1, min(most, size))
 
 
 def _hash_parts(h: np.ndarray, n: int) -> np.ndarray:

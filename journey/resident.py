@@ -74,7 +74,7 @@ def held(log: EventLog) -> Held | None:
 def hold(log: EventLog) -> Held | None:
     """Read the loaded log's events into memory once (shared by its filtered views); None, and nothing
     held, for a log read in place or over :data:`HELD_UP_TO` events."""
-    if log.in_place or log.count_events() > HELD_UP_TO:
+    if log.in_place or log.report.events > HELD_UP_TO:
         return None
     with _lock:
         if ("held",) not in log._memo:
@@ -107,9 +107,9 @@ def _read(log: EventLog) -> Held | None:
     user_ids = user_ids.combine_chunks() if isinstance(user_ids, pa.ChunkedArray) else user_ids
     # the order is checked, not assumed: users increasing (each user's events together), and within a user
     # times nondecreasing, rows increasing where times tie; if not, nothing is held (read from DuckDB)
-    inside = ~starts[1:]
+    users_increase = pc.all(pc.less(user_ids[:-1], user_ids[1:])).as_py() is not False  # None: one user
     later = (t[1:] > t[:-1]) | ((t[1:] == t[:-1]) & (r[1:] > r[:-1]))
-    if not (pc.all(pc.less(user_ids[:-1], user_ids[1:])).as_py() is not False and (later | ~inside).all()):
+    if not users_increase or not (later | starts[1:]).all():
         return None
     user = np.cumsum(starts, dtype=np.int32) - 1
     # sessions: a new one where the user or the session id changes; each is one run when there are as many
@@ -122,6 +122,19 @@ def _read(log: EventLog) -> Held | None:
     if len(r) and r.max() < np.iinfo(np.int32).max:
         r = r.astype(np.int32)
     return Held(user, t, r, e, names, user_ids, session)
+
+
+def filtered(log: EventLog, held_events: Held, *columns: str) -> tuple[np.ndarray, ...]:
+    """The held ``columns`` (``"e"``, ``"user"``, ``"t"``, …) of the events the log's filters keep."""
+    keep = mask(log, held_events)
+    return tuple(getattr(held_events, c) if keep is None else getattr(held_events, c)[keep] for c in columns)
+
+
+def of_names(log: EventLog, select: str, names: list[str], params: dict | None = None):
+    """``SELECT {select}`` evaluated once per name, with the name as ``event`` (a DataFrame, one row per
+    name in the order given): the stage conditions and cleaning rules of a few names, not of every event."""
+    return log.db.run(f"SELECT {select} FROM (SELECT unnest($names) AS event, generate_subscripts($names, 1) AS i) "
+                      "ORDER BY i", {**(params or {}), "names": names})
 
 
 def mask(log: EventLog, held_events: Held) -> np.ndarray | None:

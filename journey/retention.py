@@ -272,18 +272,15 @@ def _held_activity_sql(log: EventLog, period: str, starts: str, returns: str, pa
     import pyarrow as pa
 
     from .engine import quote_ident
-    from .resident import held, mask
+    from .resident import filtered, held, of_names
 
     events = held(log)
     if events is None:
         return None
-    keep = mask(log, events)
-    e, user, t = (events.e, events.user, events.t) if keep is None else (events.e[keep], events.user[keep],
-                                                                         events.t[keep])
+    e, user, t = filtered(log, events, "e", "user", "t")
     if not len(t):
         return None
-    flags = log.db.run(f"SELECT {starts} AS s, {returns} AS r FROM (SELECT unnest($names) AS event, "
-                       "generate_subscripts($names, 1) AS i) ORDER BY i", {**params, "names": events.names})
+    flags = of_names(log, f"{starts} AS s, {returns} AS r", events.names, params)
     is_start = flags["s"].to_numpy(dtype=bool)[e]
     is_return = flags["r"].to_numpy(dtype=bool)[e]
     number = _period_numbers(t, period)
@@ -301,12 +298,11 @@ def _held_activity_sql(log: EventLog, period: str, starts: str, returns: str, pa
     of_user[cohort_user] = cohort_no
     ok = rp >= of_user[ru]
     ru, rp = ru[ok], rp[ok]
-    starts_of = _period_starts(period)
     name = "__retention_" + hashlib.sha1(repr((log.fingerprint(), period, key)).encode()).hexdigest()[:16]
-    log.db.keep_frame(name + "_c", pa.table({"user_id": cohort_user, "cohort": starts_of(cohort_no)}))
-    log.db.keep_frame(name + "_a", pa.table({"user_id": ru, "cohort": starts_of(of_user[ru]),
+    log.db.keep_frame(name + "_c", pa.table({"user_id": cohort_user, "cohort": _period_starts(cohort_no, period)}))
+    log.db.keep_frame(name + "_a", pa.table({"user_id": ru, "cohort": _period_starts(of_user[ru], period),
                                              "p": (rp - of_user[ru]).astype(np.int64)}))
-    last = starts_of(np.array([number.max()]))[0].as_py()
+    last = _period_starts(np.array([number.max()]), period)[0].as_py()
     sql = (f"WITH cohorts AS (SELECT * FROM {quote_ident(name + '_c')}), "
            f"active AS (SELECT * FROM {quote_ident(name + '_a')}), "
            "last_period AS (SELECT $last_period AS last)")
@@ -323,15 +319,12 @@ def _period_numbers(t, period: str):
     return t.astype("datetime64[us]").astype("datetime64[M]").astype(np.int64)
 
 
-def _period_starts(period: str):
+def _period_starts(numbers, period: str):
     """The inverse of :func:`_period_numbers`: each period number's first moment, as Arrow timestamps."""
     import pyarrow as pa
 
-    def starts(numbers):
-        if period == "week":
-            days = (numbers * 7 - 3).astype("datetime64[D]")
-        else:
-            days = numbers.astype("datetime64[M]").astype("datetime64[D]")
-        return pa.array(days.astype("datetime64[us]"), type=pa.timestamp("us"))
-
-    return starts
+    if period == "week":
+        days = (numbers * 7 - 3).astype("datetime64[D]")
+    else:
+        days = numbers.astype("datetime64[M]").astype("datetime64[D]")
+    return pa.array(days.astype("datetime64[us]"), type=pa.timestamp("us"))

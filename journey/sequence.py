@@ -11,7 +11,6 @@ stays in ``journey.paths`` as the cross-check of this module (tests/test_paths.p
 from __future__ import annotations
 
 import itertools
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -23,7 +22,7 @@ from . import chains
 from .chains import _in_order, _in_threads, _one_chunk, _run_numbers, _starts_of_runs
 from .engine import quote_ident
 from .log import EventLog
-from .resident import Held, held, mask
+from .resident import Held, held, mask, of_names
 
 # events read into numpy at once: more are read in parts, users split by their hash (10M events with their
 # text columns took about 2.6 GB at their peak; 100M at once took 24 GB, all this machine has)
@@ -51,11 +50,9 @@ def _cleaned_names(log: EventLog, raw: list[str], rules: list[tuple[str, str]]) 
     if rules and raw:
         from .paths import _clean_event_sql  # paths.py imports this module
 
-        params: dict = {"raw": raw}
+        params: dict = {}
         clean = _clean_event_sql(rules, params)
-        cleaned = log.db.run(
-            f"SELECT {clean} AS name FROM (SELECT unnest($raw) AS event, generate_subscripts($raw, 1) AS i) "
-            "ORDER BY i", params)["name"].tolist()
+        cleaned = of_names(log, f"{clean} AS name", raw, params)["name"].tolist()
     else:
         cleaned = raw
     names = list(dict.fromkeys(cleaned))
@@ -158,14 +155,11 @@ def _held_pieces(log: EventLog, unit: str, collapse: bool, rules: list[tuple[str
     code = clean_of[held_events.e] if len(clean_of) else held_events.e.astype(np.int32)
     keep = mask(log, held_events)
     at = None if keep is None else np.flatnonzero(keep)
-    size = len(held_events.t) if at is None else len(at)
-    most = min(chains.PARTS, os.cpu_count() or 1) if size >= chains.SPLIT_FROM else 1
     user = held_events.user if at is None else held_events.user[at]
-    bounds = np.searchsorted(user, user[size * np.arange(1, most) // most]) if size else []
-    ranges = [(a, b) for a, b in zip(np.r_[0, bounds], np.r_[bounds, size]) if b > a] or [(0, 0)]
+    ranges = chains.unit_ranges(user, chains.part_count(len(user))) or [(0, 0)]
 
     def piece(ab: tuple[int, int]) -> Sequences:
-        a, b = int(ab[0]), int(ab[1])
+        a, b = ab
         rows = slice(a, b) if at is None else at[a:b]
         return _held_piece(held_events, rows, unit, collapse, names, code)
 
@@ -187,14 +181,19 @@ def _held_piece(held_events: Held, rows: slice | np.ndarray, unit: str, collapse
         new_unit = _starts_of_runs(session[1:] != session[:-1])
     else:
         new_unit = new_user
-    keep = new_unit.copy()
-    if collapse:
-        keep[1:] |= code[1:] != code[:-1]
-    else:
-        keep[:] = True
-    kept = np.flatnonzero(keep)
+    kept = _steps_kept(new_unit, code, collapse)
     return Sequences(names, code[kept], t[kept], _run_numbers(new_unit)[kept], _run_numbers(new_user)[kept],
                      user_ids)
+
+
+def _steps_kept(new_unit: np.ndarray, code: np.ndarray, collapse: bool) -> np.ndarray:
+    """The positions of the steps kept: every event, or with ``collapse`` each unit's first and every event
+    whose name differs from the one before it."""
+    if not collapse:
+        return np.arange(len(code))
+    keep = new_unit.copy()
+    keep[1:] |= code[1:] != code[:-1]
+    return np.flatnonzero(keep)
 
 
 def _pieces(table: pa.Table, most: int | None = None) -> list[pa.Table]:
@@ -203,9 +202,7 @@ def _pieces(table: pa.Table, most: int | None = None) -> list[pa.Table]:
     hash; stored by user, sliced (no copy) where the user changes, whole unless each piece's last user sorts
     before the next piece's first. (Stored by user means each piece's users sort in increasing order,
     which :func:`_read_table` checks.)"""
-    if most is None:
-        most = min(chains.PARTS, os.cpu_count() or 1) if table.num_rows >= chains.SPLIT_FROM else 1
-    n = max(1, min(most, table.num_rows))
+    n = chains.part_count(table.num_rows, most)
     if n == 1:
         return [table]
     if "h" in table.column_names:
@@ -266,12 +263,7 @@ def _read_table(log: EventLog, table: pa.Table, unit: str, collapse: bool,
             order = np.lexsort((events.r, t, s_no, user))
             t, user, code, s_no = t[order], user[order], code[order], s_no[order]
             new_unit = _starts_of_runs((user[1:] != user[:-1]) | (s_no[1:] != s_no[:-1]))
-    keep = new_unit.copy()
-    if collapse:
-        keep[1:] |= code[1:] != code[:-1]
-    else:
-        keep[:] = True
-    kept = np.flatnonzero(keep)
+    kept = _steps_kept(new_unit, code, collapse)
     return (Sequences(names, code[kept], t[kept], _run_numbers(new_unit)[kept], user[kept], user_ids),
             events.order is None)
 

@@ -180,10 +180,11 @@ def event_stages(log: EventLog, stage_map: StageMap | None = None) -> pd.DataFra
                  f"WHEN regexp_full_match({normalised_event_sql('event')}, $nps) THEN 'nps' END AS stage")
     counted = _held_event_counts(log)
     if counted is not None:  # counted in numpy; the stages of the names alone in SQL
+        from .resident import of_names
+
         names, events, users = counted
         seen = events > 0
-        stages = log.db.run(f"SELECT {stage_sql} FROM (SELECT unnest($names) AS event, generate_subscripts($names, 1) AS i) "
-                            "ORDER BY i", {**params, "names": [n for n, s in zip(names, seen) if s]})["stage"]
+        stages = of_names(log, stage_sql, [n for n, s in zip(names, seen) if s], params)["stage"]
         df = pd.DataFrame({"event": pd.Series([n for n, s in zip(names, seen) if s], dtype=object),
                            "events": events[seen], "users": users[seen], "stage": stages.astype(object).values})
         return df.sort_values(["events", "event"], ascending=[False, True], kind="stable").reset_index(drop=True)
@@ -206,13 +207,12 @@ def _held_event_counts(log: EventLog):
     events and distinct users under the log's filters; None when the events are not held."""
     import numpy as np
 
-    from .resident import held, mask
+    from .resident import filtered, held
 
     events_held = held(log)
     if events_held is None or len(events_held.user_ids) * max(1, len(events_held.names)) > _SEEN_CELLS_UP_TO:
         return None
-    keep = mask(log, events_held)
-    e, user = (events_held.e, events_held.user) if keep is None else (events_held.e[keep], events_held.user[keep])
+    e, user = filtered(log, events_held, "e", "user")
     n = len(events_held.names)
     events = np.bincount(e, minlength=n).astype(np.int64)
     seen = np.zeros(len(events_held.user_ids) * n, dtype=bool)
