@@ -101,16 +101,10 @@ def _read(log: EventLog) -> Held | None:
     else:
         e = table.column("e").to_numpy()
     k, t, r = table.column("k"), table.column("t").to_numpy(), table.column("r").to_numpy()
-    starts = np.r_[True, pc.not_equal(k[1:], k[:-1]).to_numpy(zero_copy_only=False)]
-    first = np.flatnonzero(starts)
-    user_ids = k.take(pa.array(first))
-    user_ids = user_ids.combine_chunks() if isinstance(user_ids, pa.ChunkedArray) else user_ids
-    # the order is checked, not assumed: users increasing (each user's events together), and within a user
-    # times nondecreasing, rows increasing where times tie; if not, nothing is held (read from DuckDB)
-    users_increase = pc.all(pc.less(user_ids[:-1], user_ids[1:])).as_py() is not False  # None: one user
-    later = (t[1:] > t[:-1]) | ((t[1:] == t[:-1]) & (r[1:] > r[:-1]))
-    if not users_increase or not (later | starts[1:]).all():
+    runs = user_runs(k, t, r)
+    if runs is None:  # not in the stored order: nothing is held (read from DuckDB)
         return None
+    starts, user_ids = runs
     user = np.cumsum(starts, dtype=np.int32) - 1
     # sessions: a new one where the user or the session id changes; each is one run when there are as many
     # runs as distinct (user, session) pairs (the text is compared exactly, so no two sessions share a run)
@@ -122,6 +116,23 @@ def _read(log: EventLog) -> Held | None:
     if len(r) and r.max() < np.iinfo(np.int32).max:
         r = r.astype(np.int32)
     return Held(user, t, r, e, names, user_ids, session)
+
+
+def user_runs(k: pa.ChunkedArray | pa.Array, t: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, pa.Array] | None:
+    """For rows of users ``k`` (text), times ``t`` and rows ``r`` in the events table's stored order: where
+    each user's run starts (True) and the users in run order; None when the rows are not in that order.
+
+    The order is checked, not assumed: users increasing (each user's events together), and within a user
+    times nondecreasing, rows increasing where times tie.
+    """
+    starts = np.r_[True, pc.not_equal(k[1:], k[:-1]).to_numpy(zero_copy_only=False)]
+    user_ids = k.take(pa.array(np.flatnonzero(starts)))
+    user_ids = user_ids.combine_chunks() if isinstance(user_ids, pa.ChunkedArray) else user_ids
+    users_increase = pc.all(pc.less(user_ids[:-1], user_ids[1:])).as_py() is not False  # None: one user
+    later = (t[1:] > t[:-1]) | ((t[1:] == t[:-1]) & (r[1:] > r[:-1]))
+    if not users_increase or not (later | starts[1:]).all():
+        return None
+    return starts, user_ids
 
 
 def filtered(log: EventLog, held_events: Held, *columns: str) -> tuple[np.ndarray, ...]:
