@@ -10,7 +10,7 @@ Two ways to the same ids (ADR 0019):
 - :func:`number_stored`, for a loaded log: the events table is written once, sorted, with the source's
   sessions, and the numbers of the rest are computed in numpy from its users and times read back in the
   stored order, then written in one UPDATE. Each window function re-sorted every event with all its
-  columns: 10M events took 17.3 s to store, 12.8 s this way.
+  columns: 10M events took 17.3 s to store, about 12.5 s this way.
 """
 
 from __future__ import annotations
