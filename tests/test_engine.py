@@ -124,6 +124,15 @@ def test_arrow_binds_parameters_as_values_and_leaves_quoted_text_alone():
     assert db.arrow(rows, {"m": 7}).column("x").to_pylist() == [r[0] for r in db.rows(rows, {"m": 7})]
 
 
+def test_the_events_table_stores_text_without_fsst(sample_log):
+    """The sample's users, sessions and orders, which DuckDB would otherwise store with FSST, are stored
+    in dictionaries (see Database.__init__)."""
+    used = dict(sample_log.db.rows("SELECT column_name, list(DISTINCT compression) FROM pragma_storage_info('events') "
+                                   "WHERE segment_type = 'VARCHAR' GROUP BY ALL"))
+    assert {"user_id", "session_id", "order_id"} <= set(used)
+    assert not [c for c, methods in used.items() if any("FSST" in m for m in methods)], used
+
+
 def test_import_journey_leaves_pandas_until_a_result_needs_it():
     """pandas is imported on first use (journey.lazy), so scripts start faster; results are DataFrames."""
     import subprocess
