@@ -157,7 +157,8 @@ def cli_funnel(data: dict, steps: list[str]) -> str:
 def app_code(data: dict) -> str:
     """Streamlit's AppTest in a fresh process, the file declared as a team dataset: the first run loads it;
     then the Funnels page opens, the device filter changes, and the same filter is chosen again; then the
-    Journey map and the Drop-off pages open on their first view, and the device filter changes on each."""
+    Journey map, the Drop-off and the Retention & churn pages open on their first view, and the device filter
+    changes on each."""
     return textwrap.dedent(f"""
         import json, os, resource, sys, tempfile, time
         sys.path.insert(0, {ROOT!r})
@@ -185,6 +186,9 @@ def app_code(data: dict) -> str:
         timed("Drop-off (where people leave) opened", lambda: at.switch_page("pages/dropoff.py").run())
         timed("Drop-off (where people leave) after a device filter change",
               lambda: device().set_value(["tablet"]).run())
+        timed("Retention & churn (cohorts) opened", lambda: at.switch_page("pages/retention.py").run())
+        timed("Retention & churn (cohorts) after a device filter change",
+              lambda: device().set_value(["mobile"]).run())
         print(json.dumps({{"seconds": 0, "out": json.dumps(times)}}))
         print(json.dumps({{"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
     """)

@@ -22,7 +22,8 @@ c1, c2, c3 = st.columns(3)
 segment_options = ["(all customers)", "cohort", *[c for c in ("channel", "device") if log.report.mapping.get(c)],
                    "RFM segment", *(["churn cluster"] if "cluster_members" in st.session_state else [])]
 by = c1.selectbox("Per", links.keep_valid("clv_by", segment_options), key="clv_by",
-                  help="Churn clusters appear here once computed on the Retention & churn page.")
+                  help="Churn clusters appear here once computed on the Retention & churn page, in its Churn "
+                       "clusters view.")
 margin = c2.number_input("Margin (0 = ignore)", 0.0, 1.0, step=0.05, key="clv_margin")
 life = c3.number_input("Expected lifespan, years (0 = from the data)", 0.0, 50.0, step=0.5, key="clv_life")
 segments = None

@@ -300,12 +300,26 @@ def test_retention_page(app):
     app.switch_page("pages/retention.py").run()
     assert not app.exception
     labels = [m.label for m in app.metric]
-    assert {"Repeat purchase rate", "Silhouette", "Holdout ROC AUC"} <= set(labels)
+    assert "Repeat purchase rate" in labels
+    # the clusters and the churn model are views of their own: opening the page computes neither
+    assert not {"Silhouette", "Holdout ROC AUC"} & set(labels)
+    assert "personas" not in app.session_state
     app.radio(key="ret_period").set_value("week").run()
+    show(app, "ret_section", "churn")
+    app.number_input(key="churn_days").set_value(30).run()
+    show(app, "ret_section", "clusters")
+    assert "Silhouette" in [m.label for m in app.metric]
+    assert app.number_input(key="churn_days").value == 30  # one churn threshold for the churn views
+    assert not app.warning
     app.selectbox(key="clusters_k").set_value(3).run()
     assert not app.exception
     app.button(key="clusters_filter").click().run()
     assert app.session_state["filters"].users
+    show(app, "ret_section", "risk")
+    assert "Holdout ROC AUC" in [m.label for m in app.metric]
+    assert not app.warning
+    show(app, "ret_section", "cohorts")
+    assert app.radio(key="ret_period").value == "week"  # kept while another view was shown
 
 
 def test_customers_page(app):
@@ -318,6 +332,7 @@ def test_customers_page(app):
 
 def test_canvas_shows_personas_once_clusters_exist(app):
     app.switch_page("pages/retention.py").run()
+    show(app, "ret_section", "clusters")
     app.switch_page("pages/journey_map.py").run()
     show(app, "map_view", "canvas")
     assert app.session_state["personas"]["advocacy"]

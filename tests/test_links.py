@@ -56,10 +56,13 @@ def test_a_link_brings_the_number_of_clusters_and_the_clv_inputs_back():
     from .conftest import ROOT
 
     at = AppTest.from_file(f"{ROOT}/app.py", default_timeout=120)
-    at.query_params.update({"clusters_k": "3", "lc_period": "month", "clv_margin": "0.3", "clv_life": "80"})
+    at.query_params.update({"ret_section": "clusters", "clusters_k": "3", "lc_period": "month", "clv_margin": "0.3",
+                            "clv_life": "80"})
     at.switch_page("pages/retention.py").run()
     assert not at.exception
+    assert at.radio(key="ret_section").value == "clusters"
     assert at.selectbox(key="clusters_k").value == 3
+    at.radio(key="ret_section").set_value("cohorts").run()
     assert at.radio(key="lc_period").value == "month"
     at.switch_page("pages/customers.py").run()
     assert not at.exception
@@ -90,7 +93,7 @@ def test_a_link_brings_the_journey_map_choices_back_and_drops_unknown_ones():
 
 @pytest.mark.parametrize("page, query", [
     ("pages/retention.py", {"ret_period": "planets", "ret_return": "nope", "lc_period": "x", "ret_start": "q",
-                            "ret_view": "z", "clusters_k": "99"}),
+                            "ret_view": "z", "clusters_k": "99", "ret_section": "nowhere"}),
     ("pages/funnels.py", {"stages_model": "x", "stages_by": "nope", "stages_view": "y", "funnel_by": "zz",
                           "funnel_trend": "q", "steps": "nope|never", "window": "abc"}),
     ("pages/customers.py", {"clv_by": "nope", "clv_margin": "lots"}),

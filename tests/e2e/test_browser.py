@@ -79,11 +79,21 @@ def test_funnels_and_dropoff_pages_in_the_browser(server, browser, shot):
     shot(page, "7-journey-canvas")
 
     page.get_by_role("link", name="Retention & churn").click()
-    page.get_by_role("heading", name="Churn clusters").wait_for(timeout=120_000)
     wait_for_metric(page, "Repeat purchase rate", "22.4 %")
-    page.get_by_text("Holdout ROC AUC").wait_for(timeout=120_000)
     assert_no_exception(page)
     shot(page, "9-retention")
+    show(page, "Churn clusters")
+    page.get_by_role("heading", name="Churn clusters").wait_for(timeout=120_000)
+    page.get_by_text("Silhouette", exact=True).wait_for(timeout=120_000)
+    # only the chosen view is drawn: the cohorts' elements go once the rerun ends
+    page.get_by_role("heading", name="Buying again").wait_for(state="detached", timeout=120_000)
+    assert_no_exception(page)
+    shot(page, "9b-retention-clusters")
+    show(page, "Churn risk")
+    page.get_by_text("Holdout ROC AUC", exact=True).wait_for(timeout=120_000)
+    page.get_by_role("heading", name="Churn clusters").wait_for(state="detached", timeout=120_000)
+    assert_no_exception(page)
+    shot(page, "9c-retention-risk")
 
     page.get_by_role("link", name="Customers").click()
     page.get_by_role("heading", name="RFM segments").wait_for(timeout=120_000)
