@@ -334,7 +334,9 @@ def _read(log: EventLog, names: list[str], steps: list[str], exclude: list[str],
     with no unit in two of them (see :func:`_parts`); raises when a step or exclusion is not an event of
     the filtered log (or there is no event at all)."""
     parts = _held_parts(log, names, unit, by, every) or _parts(_fetch(log, names, unit, by, every))
-    if (sum(np.bincount(p.e[p.e >= 0], minlength=len(names)) for p in parts) == 0).any():
+    # every name present? one comparison per name, up to the first part that has it (counting every part's
+    # codes took 70 ms for 6.8M step events)
+    if not all(any((p.e == code).any() for p in parts) for code in range(len(names))):
         from .funnel import check_known_events  # funnel.py imports this module
 
         check_known_events(log, steps, exclude)
@@ -464,21 +466,26 @@ def _evaluate_any(events: _Events, names: list[str], steps: list[str], window: f
     unit_at, t_at = _past_the_end(events)
     positions = np.arange(size, dtype=index_type)
 
+    # the steps' codes are 0 … n-1; without exclusions every event read is a step's, so every position
+    # starts, and the starts' arrays are the events' own (picking them copied 6.8M values each time)
+    every = not exclude and bool((e < n).all())
+
     def first_from(holds: np.ndarray) -> np.ndarray:
         """For each start, the first position at or after it where ``holds`` is true, in its unit or a
         later one (``size`` if none): the callers check the unit once, on the latest of the steps.
 
         Every step event starts, so one backward running minimum over all positions (sequential) is
         faster than a binary search per start."""
-        return np.minimum.accumulate(np.where(holds, positions, size)[::-1])[::-1][start]
+        following = np.minimum.accumulate(np.where(holds, positions, size)[::-1])[::-1]
+        return following if every else following[start]
 
     window_us = window * 1e6
-    start = np.flatnonzero(e < n).astype(index_type)  # the steps' codes are 0 … n-1
-    owner = unit_no[start]
-    t_start = t[start]
+    start = positions if every else np.flatnonzero(e < n).astype(index_type)
+    owner = unit_no if every else unit_no[start]
+    t_start = t if every else t[start]
     # an exclusion in a later unit lies after every event of the start's unit: no unit check needed
     next_x = first_from(e >= n) if exclude else None
-    level = np.zeros(len(start), dtype=np.int64)
+    level = np.zeros(len(start), dtype=np.int8)  # at most 20 steps; adding to 8 bits is the fastest
     good = np.ones(len(start), dtype=bool)
     latest = np.zeros(len(start), dtype=index_type)
     chain = []
@@ -491,7 +498,7 @@ def _evaluate_any(events: _Events, names: list[str], steps: list[str], window: f
         level += good
         chain.append(np.where(good, latest, size).astype(index_type, copy=False))
     keep = level >= 1
-    return start[keep], [c[keep] for c in chain], level[keep], owner[keep]
+    return start[keep], [c[keep] for c in chain], level[keep].astype(np.int64), owner[keep]
 
 
 def _evaluate_strict(events: _Events, names: list[str], steps: list[str], window: float, exclude: list[str]):
