@@ -110,6 +110,38 @@ def test_a_parquet_source_is_read_from_the_databases_own_copy(tmp_path):
     assert not os.path.exists(copy)
 
 
+def test_a_csv_source_is_parsed_once_into_a_private_parquet_copy(write):
+    """A CSV file is parsed once into a Parquet file of the database's private folder, which `raw` reads
+    (ADR 0021): the header's names (hostile ones included) and the record numbers come back, the rows stay
+    readable after the file is gone and after lock-down, and the copy goes with the database."""
+    path = write("e.csv", 'user_id,timestamp,event,"a""b"\nu1,2024-03-01 10:00:00,x,1\n'
+                          'u1,2024-03-01 10:05:00,y,2\nu2,2024-03-01 11:00:00,x,3\n')
+    log = journey.load(path)
+    os.remove(path)
+    (copy,) = log.db.file_copies
+    assert copy.endswith(".parquet") and os.path.exists(copy)
+    assert log.db.scalar("SELECT table_type FROM information_schema.tables WHERE table_name = 'raw'") == "VIEW"
+    assert log.source_columns() == ["user_id", "timestamp", "event", 'a"b']
+    assert log.db.rows("SELECT __row_no, \"a\"\"b\" FROM raw ORDER BY __row_no") == [(1, "1"), (2, "2"), (3, "3")]
+    log.db.lock_down()
+    remapped = journey.remap(log, {"user": "event", "event": "user_id"})  # reads the copy, after lock-down
+    assert remapped.report.rows_loaded == 3 and remapped.report.users == 2
+    assert sorted(remapped.to_pandas()["user_id"]) == ["x", "x", "y"]
+    log.db.close()
+    assert not os.path.exists(copy)
+
+
+def test_csv_record_numbers_skip_the_rejected_records(write):
+    """Records 2 and 4 have a wrong number of fields: the loaded rows keep their own record numbers, read
+    from the Parquet copy and renumbered around the rejects."""
+    path = write("r.csv", "user_id,timestamp,event\nu1,2024-03-01 10:00:00,a\nu1,2024-03-01,b,extra\n"
+                          "u2,2024-03-01 11:00:00,c\nbroken\nu3,2024-03-02 09:00:00,d\n")
+    log = journey.load(path)
+    assert (log.report.rows_read, log.report.rows_loaded, log.report.rows_rejected) == (5, 3, 2)
+    assert log.db.rows("SELECT row_no, event FROM events ORDER BY row_no") == [(1, "a"), (3, "c"), (5, "d")]
+    assert [r[0] for r in log.db.rows("SELECT row_no FROM rejects ORDER BY row_no")] == [2, 4]
+
+
 def test_arrow_binds_parameters_as_values_and_leaves_quoted_text_alone():
     """Database.arrow reads each parameter from a session variable of its own cursor: the value is data
     (a hostile one included), ``$a`` inside quotes stays text, and nothing is left set for later queries."""
