@@ -144,6 +144,9 @@ def lifecycle(log: EventLog, *, period: str = "week") -> pd.DataFrame:
     """
     if period not in ("day", *PERIODS):
         raise InvalidParameterError("period", period, ("day", *PERIODS))
+    held_df = _held_lifecycle(log, period)
+    if held_df is not None:
+        return held_df
     step = {"day": "1 day", "week": "7 days", "month": "1 month"}[period]
     df = log.run(
         f"""
@@ -171,6 +174,44 @@ def lifecycle(log: EventLog, *, period: str = "week") -> pd.DataFrame:
     )
     df["period"] = pd.to_datetime(df["period"]).dt.date
     return df
+
+
+def _held_lifecycle(log: EventLog, period: str) -> pd.DataFrame | None:
+    """:func:`lifecycle` from the log's events held in memory, in (user, time) order (None when they are
+    not held): each user's distinct active periods are the runs of equal period numbers within the user.
+    On 10M events filtered to one device, the SQL took 0.22–0.38 s."""
+    import numpy as np
+
+    from .resident import filtered, held
+
+    events = held(log)
+    if events is None:
+        return None
+    user, t = filtered(log, events, "user", "t")
+    if not len(t):
+        return pd.DataFrame({"period": pd.Series(dtype=object), "status": pd.Series(dtype=object),
+                             "users": pd.Series(dtype=np.int64)})
+    number = _period_numbers(t, period)
+    pair = np.r_[True, (user[1:] != user[:-1]) | (number[1:] != number[:-1])]  # (user, period) runs
+    u, p = user[pair], number[pair]
+    same_user = u[1:] == u[:-1]
+    first = np.r_[True, ~same_user]
+    after_previous = np.r_[False, same_user & (p[1:] == p[:-1] + 1)]
+    status = np.where(first, 0, np.where(after_previous, 1, 2))  # new, returning, resurrecting
+    # dormant in the period after one the user was active in, when not active then, if anyone was
+    continued = np.r_[same_user & (p[1:] == p[:-1] + 1), False]
+    present = np.unique(number)
+    following = p[~continued] + 1
+    dormant = following[np.isin(following, present)]
+    periods = np.r_[p, dormant]
+    codes = np.r_[status, np.full(len(dormant), 3)]
+    keys, users = np.unique(periods * 4 + codes, return_counts=True)
+    names = np.array(["new", "returning", "resurrecting", "dormant"], dtype=object)
+    at, code = keys // 4, keys % 4
+    frame = pd.DataFrame({"period": _period_starts(at, period).to_numpy(zero_copy_only=False),
+                          "status": names[code], "users": np.where(code == 3, -users, users).astype(np.int64)})
+    frame["period"] = pd.to_datetime(frame["period"]).dt.date
+    return frame.sort_values(["period", "status"], ignore_index=True)
 
 
 def purchase_summary(log: EventLog, stage_map: StageMap | None = None) -> pd.DataFrame:
@@ -310,9 +351,12 @@ def _held_activity_sql(log: EventLog, period: str, starts: str, returns: str, pa
 
 
 def _period_numbers(t, period: str):
-    """The calendar period of each time (microseconds): weeks from Monday, or months, counted from 1970."""
+    """The calendar period of each time (microseconds): days, weeks from Monday, or months, counted from
+    1970."""
     import numpy as np
 
+    if period == "day":
+        return t // 86_400_000_000
     if period == "week":
         days = t // 86_400_000_000  # 1970-01-01 was a Thursday: Monday 1969-12-29 starts week 0
         return (days + 3) // 7
@@ -323,7 +367,9 @@ def _period_starts(numbers, period: str):
     """The inverse of :func:`_period_numbers`: each period number's first moment, as Arrow timestamps."""
     import pyarrow as pa
 
-    if period == "week":
+    if period == "day":
+        days = numbers.astype("datetime64[D]")
+    elif period == "week":
         days = (numbers * 7 - 3).astype("datetime64[D]")
     else:
         days = numbers.astype("datetime64[M]").astype("datetime64[D]")

@@ -1,6 +1,8 @@
 """A loaded log's events held in memory (``journey.resident``, ADR 0018): the held columns, worked out by
 hand on eight rows, and the analyses that read them equal to the same analyses read from DuckDB."""
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -252,3 +254,39 @@ def test_a_breakdown_column_with_every_value_missing(log):
     assert [users for _, users in got] == [2, 2, 1]
     not_held(log)
     assert journey.funnel(log, STEPS, window="1h", by="coupon")[["group", "users"]].values.tolist() == got
+
+
+def test_lifecycle_from_held_events_by_hand_and_equal_to_duckdb():
+    """The rows of the retention test above. Weeks from Monday: u4 is active the week of 29 April; u1 and
+    u2 the week of 6 May (u2 on Sunday 12 May) and of 13 May; u3 the week of 20 May; u1 again that of 27
+    May. A dormant row is the week after one a user was active in, when the user is not active then and
+    someone is (no row for 3 June, which has no event)."""
+    rows = pd.DataFrame([("u1", "2024-05-06 10:00", "view"), ("u1", "2024-05-14 10:00", "purchase"),
+                         ("u1", "2024-05-27 10:00", "view"), ("u2", "2024-05-12 23:00", "view"),
+                         ("u2", "2024-05-13 01:00", "view"), ("u3", "2024-05-20 12:00", "purchase"),
+                         ("u4", "2024-04-30 09:00", "view"), ("u4", "2024-05-01 09:00", "view")],
+                        columns=["user_id", "timestamp", "event"])
+    log = journey.load(rows)
+
+    def answers():
+        def cells(view, period):
+            lc = journey.lifecycle(view, period=period)
+            return {(r.period.strftime("%m-%d"), r.status): int(r.users) for r in lc.itertuples()}
+        return [cells(log, "week"), cells(log, "day"), cells(log, "month"),
+                cells(log.where(start=dt.date(2024, 5, 10)), "week"), cells(log.where(users=["nobody"]), "week")]
+
+    held = answers()
+    assert held[0] == {("04-29", "new"): 1, ("05-06", "new"): 2, ("05-06", "dormant"): -1,
+                       ("05-13", "returning"): 2, ("05-20", "new"): 1, ("05-20", "dormant"): -2,
+                       ("05-27", "resurrecting"): 1, ("05-27", "dormant"): -1}
+    # by day: u2 is dormant on 14 May (active the 13th); no one is active the day after 1, 6, 20 or 27 May
+    assert held[1] == {("04-30", "new"): 1, ("05-01", "returning"): 1, ("05-06", "new"): 1, ("05-12", "new"): 1,
+                       ("05-13", "returning"): 1, ("05-14", "resurrecting"): 1, ("05-14", "dormant"): -1,
+                       ("05-20", "new"): 1, ("05-27", "resurrecting"): 1}
+    assert held[2] == {("04-01", "new"): 1, ("05-01", "new"): 3, ("05-01", "returning"): 1}
+    # from 10 May: u1 is new the week of 13 May, u2 (Sunday 12 May) the week before
+    assert held[3] == {("05-06", "new"): 1, ("05-13", "new"): 1, ("05-13", "returning"): 1, ("05-20", "new"): 1,
+                       ("05-20", "dormant"): -2, ("05-27", "resurrecting"): 1, ("05-27", "dormant"): -1}
+    assert held[4] == {}
+    not_held(log)
+    assert answers() == held
