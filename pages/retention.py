@@ -97,12 +97,18 @@ if view == "cohorts":
     st.altair_chart(charts.lifecycle_chart(compute(lifecycle, log, period=lc_period)), use_container_width=True)
 
 elif view == "churn":
-    st.subheader("Churn")
+    st.subheader("Churn over time")
     days = churn_days()
     rate = compute(churn_rate_over_time, log, churn_days=days)
-    if not rate.empty:
+    if rate.empty:
+        st.info(f"The data spans less than {days} days: nobody can have churned yet.")
+    else:
         st.altair_chart(charts.line_chart(rate, "period_end", "churn_rate", y_title="churned customers"),
                         use_container_width=True)
+        last = rate.iloc[-1]
+        st.caption(f"At the end of each week, of the customers seen so far, the share with no event in the "
+                   f"{days} days before it. On {last['period_end']:%d %b %Y}: {fmt.count(last['churned'])} of "
+                   f"{fmt.count(last['customers'])} ({fmt.percent(last['churn_rate'])}).")
 
 elif view == "clusters":
     st.subheader("Churn clusters")
