@@ -40,3 +40,16 @@ def test_plot_has_a_bar_for_each_figure_and_reference(tmp_path):
     write_plot(results, str(path))
     svg = path.read_text()
     assert svg.startswith("<svg") and "ClickHouse windowFunnel" in svg and "paths, 5 steps" in svg
+
+
+def test_a_steps_peak_memory_is_its_own_not_its_parents():
+    """A child forked from a process that holds 400 MB reports its own peak (well under 200 MB for a few
+    lines of Python); getrusage's ru_maxrss would report the parent's 400 MB."""
+    import numpy as np
+
+    from journey.bench import PEAK, run_child
+
+    held = np.ones(400 * 2**20 // 8)  # 400 MB, every page touched
+    seconds, peak, printed = run_child(PEAK + "import json\nprint('x')\nprint(json.dumps({'peak_mb': peak_mb()}))\n")
+    assert printed == "x" and 1 < peak < 200, peak
+    assert held.sum() == len(held)
