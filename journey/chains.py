@@ -468,7 +468,7 @@ def _evaluate_any(events: _Events, names: list[str], steps: list[str], window: f
 
     # the steps' codes are 0 … n-1; without exclusions every event read is a step's, so every position
     # starts, and the starts' arrays are the events' own (picking them copied 6.8M values each time)
-    every = not exclude and bool((e < n).all())
+    every = not exclude
 
     def first_from(holds: np.ndarray) -> np.ndarray:
         """For each start, the first position at or after it where ``holds`` is true, in its unit or a

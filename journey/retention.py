@@ -195,14 +195,12 @@ def _held_lifecycle(log: EventLog, period: str) -> pd.DataFrame | None:
     pair = np.r_[True, (user[1:] != user[:-1]) | (number[1:] != number[:-1])]  # (user, period) runs
     u, p = user[pair], number[pair]
     same_user = u[1:] == u[:-1]
-    first = np.r_[True, ~same_user]
-    after_previous = np.r_[False, same_user & (p[1:] == p[:-1] + 1)]
-    status = np.where(first, 0, np.where(after_previous, 1, 2))  # new, returning, resurrecting
-    # dormant in the period after one the user was active in, when not active then, if anyone was
-    continued = np.r_[same_user & (p[1:] == p[:-1] + 1), False]
-    present = np.unique(number)
-    following = p[~continued] + 1
-    dormant = following[np.isin(following, present)]
+    next_period = same_user & (p[1:] == p[:-1] + 1)  # the pair after is the same user's next period
+    status = np.where(np.r_[True, ~same_user], 0, np.where(np.r_[False, next_period], 1, 2))
+    # (0 new, 1 returning, 2 resurrecting); dormant in the period after one the user was active in, when not
+    # active then, if anyone was (the pairs' periods are every period with an event)
+    following = p[~np.r_[next_period, False]] + 1
+    dormant = following[np.isin(following, np.unique(p))]
     periods = np.r_[p, dormant]
     codes = np.r_[status, np.full(len(dormant), 3)]
     keys, users = np.unique(periods * 4 + codes, return_counts=True)
@@ -298,7 +296,6 @@ def retention_rate(log: EventLog, *, start: str, end: str, stage_map: StageMap |
     )
     df["retention_rate"] = df["retained"] / df["customers_at_start"].where(df["customers_at_start"] > 0)
     return df
-
 
 
 def _held_activity_sql(log: EventLog, period: str, starts: str, returns: str, params: dict,

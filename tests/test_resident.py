@@ -26,6 +26,12 @@ ROWS = pd.DataFrame(
     columns=["user_id", "timestamp", "event", "device"],
 )
 STEPS = ["view", "cart", "buy"]
+# four users over five weeks from Monday 29 April 2024 (u2's first view is on a Sunday), for retention
+WEEKS = pd.DataFrame([("u1", "2024-05-06 10:00", "view"), ("u1", "2024-05-14 10:00", "purchase"),
+                      ("u1", "2024-05-27 10:00", "view"), ("u2", "2024-05-12 23:00", "view"),
+                      ("u2", "2024-05-13 01:00", "view"), ("u3", "2024-05-20 12:00", "purchase"),
+                      ("u4", "2024-04-30 09:00", "view"), ("u4", "2024-05-01 09:00", "view")],
+                     columns=["user_id", "timestamp", "event"])
 
 
 @pytest.fixture
@@ -204,12 +210,7 @@ def test_retention_from_held_events_by_hand_and_equal_to_duckdb():
     """Weeks from Monday: u4 starts the week of 29 April (and returns in it, 1 May: April, then May); u1
     the week of 6 May and comes back the weeks of 13 and 27 May (periods 1 and 3); u2 on Sunday 12 May
     (the same week) and back on Monday 13 May; u3 the week of 20 May, once. The last week is 27 May."""
-    rows = pd.DataFrame([("u1", "2024-05-06 10:00", "view"), ("u1", "2024-05-14 10:00", "purchase"),
-                         ("u1", "2024-05-27 10:00", "view"), ("u2", "2024-05-12 23:00", "view"),
-                         ("u2", "2024-05-13 01:00", "view"), ("u3", "2024-05-20 12:00", "purchase"),
-                         ("u4", "2024-04-30 09:00", "view"), ("u4", "2024-05-01 09:00", "view")],
-                        columns=["user_id", "timestamp", "event"])
-    log = journey.load(rows)
+    log = journey.load(WEEKS)
 
     def answers():
         def cells(m):
@@ -257,16 +258,11 @@ def test_a_breakdown_column_with_every_value_missing(log):
 
 
 def test_lifecycle_from_held_events_by_hand_and_equal_to_duckdb():
-    """The rows of the retention test above. Weeks from Monday: u4 is active the week of 29 April; u1 and
+    """The rows of the retention test above (WEEKS). Weeks from Monday: u4 is active the week of 29 April; u1 and
     u2 the week of 6 May (u2 on Sunday 12 May) and of 13 May; u3 the week of 20 May; u1 again that of 27
     May. A dormant row is the week after one a user was active in, when the user is not active then and
     someone is (no row for 3 June, which has no event)."""
-    rows = pd.DataFrame([("u1", "2024-05-06 10:00", "view"), ("u1", "2024-05-14 10:00", "purchase"),
-                         ("u1", "2024-05-27 10:00", "view"), ("u2", "2024-05-12 23:00", "view"),
-                         ("u2", "2024-05-13 01:00", "view"), ("u3", "2024-05-20 12:00", "purchase"),
-                         ("u4", "2024-04-30 09:00", "view"), ("u4", "2024-05-01 09:00", "view")],
-                        columns=["user_id", "timestamp", "event"])
-    log = journey.load(rows)
+    log = journey.load(WEEKS)
 
     def answers():
         def cells(view, period):
