@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 import journey
-from journey.churn import ChurnClusters, clusters, customer_features, default_churn_days, name_cluster
+from journey.churn import (ChurnClusters, churn_rate_over_time, clusters, customer_features, default_churn_days,
+                           name_cluster)
 from journey.errors import JourneyError
 from journey.retention import lifecycle, purchase_summary, retention_curves, retention_matrix
 from journey.value import clv, csat, nps, rfm, rfm_segments
@@ -78,6 +79,20 @@ def test_lifecycle(log):
         ("2024-03-01", "dormant"): -1,
         ("2024-04-01", "resurrecting"): 1, ("2024-04-01", "dormant"): -3,
     }
+
+
+def test_churn_rate_over_time(log):
+    """At each Monday from 8 January (the week after the data's first, 1 January) to 15 April (the week
+    after its last): the users seen before it, and those whose last event then is 30 days or more before
+    it. Weeks under 30 days after the first event (5 January 10:00) are left out, so the first is 5
+    February, when a (last seen 5 January 10:00, 30 days 14 h before) has churned and b has not. On 1 April
+    c (1 March 10:00: 30 days 14 h, February has 29 days) has churned and b (2 March: 29 days 14 h) not
+    yet; on 15 April a is back (10 April)."""
+    got = [(str(r.period_end), r.customers, r.churned) for r in churn_rate_over_time(log, churn_days=30).itertuples()]
+    assert got == [("2024-02-05", 2, 1), ("2024-02-12", 3, 0), ("2024-02-19", 3, 0), ("2024-02-26", 3, 1),
+                   ("2024-03-04", 4, 0), ("2024-03-11", 4, 1), ("2024-03-18", 4, 1), ("2024-03-25", 4, 1),
+                   ("2024-04-01", 4, 2), ("2024-04-08", 4, 4), ("2024-04-15", 4, 3)]
+    assert churn_rate_over_time(log, churn_days=30)["churn_rate"].iloc[-1] == 0.75
 
 
 def test_purchase_summary(log):
