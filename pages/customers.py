@@ -6,6 +6,7 @@ import journey
 from journey import charts
 from journey import format as fmt
 from journey.errors import JourneyError
+from journey.export import csv_bytes
 from journey.ui import links, people, shell, state, widgets
 from journey.ui.cache import compute
 from journey.ui.timeline import pick_from
@@ -61,7 +62,7 @@ with st.expander("Customers by value (historical CLV)"):
     st.dataframe(top.head(500), hide_index=True, column_config={
         "revenue": st.column_config.NumberColumn("revenue to date", format="%.2f"),
         "average_order_value": st.column_config.NumberColumn("average order", format="%.2f")})
-    st.download_button("Download every customer's value (CSV)", widgets.safe_csv(top), file_name="customer_value.csv",
+    st.download_button("Download every customer's value (CSV)", csv_bytes(top), file_name="customer_value.csv",
                        mime="text/csv", key="clv_download", icon=":material/download:")
     pick_from(top, key="clv_customers")
 

@@ -30,9 +30,9 @@ def compute(fn: Callable, log: EventLog, **params: Any) -> Any:
 
 @st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
 def _csv(name: str, fingerprint: str, params: tuple, _fn: Callable, _log: EventLog) -> bytes:
-    from journey.export import neutralise_formulas
+    from journey.export import csv_bytes
 
-    return neutralise_formulas(compute(_fn, _log, **dict(params))).to_csv(index=False).encode("utf-8")
+    return csv_bytes(compute(_fn, _log, **dict(params)))
 
 
 def compute_csv(fn: Callable, log: EventLog, **params: Any) -> bytes:

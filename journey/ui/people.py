@@ -41,12 +41,12 @@ def actions(df, *, label: str, file_name: str, key: str, pick_key: str, csv: byt
     The user filter is made only when the button is pressed.
     """
     from journey import format as fmt
-    from journey.export import neutralise_formulas
+    from journey.export import csv_bytes
 
     from .timeline import pick_from
 
     if csv is None:
-        csv = neutralise_formulas(df).to_csv(index=False).encode("utf-8")
+        csv = csv_bytes(df)
     c1, c2 = st.columns(2)
     c1.download_button(f"Download {fmt.count(len(df))} (CSV)", csv,
                        file_name=file_name, mime="text/csv", key=f"{key}_download", icon=":material/download:")

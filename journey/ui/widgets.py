@@ -142,11 +142,6 @@ def load_report(log: EventLog, key: str) -> None:
         )
 
 
-def safe_csv(df) -> bytes:
-    """CSV bytes for download, with spreadsheet formulas neutralised (cells starting = + - @ get a ')."""
-    from journey.export import neutralise_formulas
-
-    return neutralise_formulas(df).to_csv(index=False).encode("utf-8")
 
 
 def rates_table(df, name_col: str, *, time_col: str, time_label: str, count_label: str = "users"):
