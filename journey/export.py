@@ -5,8 +5,8 @@ from __future__ import annotations
 from .lazy import pandas as pd
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-# the same starts as one pattern, for Arrow's regular expressions (RE2)
-_FORMULA_PATTERN = "^[=+\\-@\t\r]"
+# the same starts as one character class, for Arrow's regular expressions (RE2); "-" escaped
+_FORMULA_PATTERN = "^[" + "".join("\\" + c if c in "\\]^-" else c for c in FORMULA_START) + "]"
 
 
 def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
@@ -14,7 +14,7 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
 
     Numbers are left alone, so a negative amount stays a number. A column holding only text (and missing
     values) is searched by Arrow in one pass and only its matching cells are rewritten (1.35M user ids:
-    0.05 s, where testing each one in Python took 0.3 s); a column mixing text with other values is
+    0.07 s, where testing each one in Python took 0.24 s); a column mixing text with other values is
     tested cell by cell.
 
     Returns

@@ -184,8 +184,9 @@ def event_stages(log: EventLog, stage_map: StageMap | None = None) -> pd.DataFra
 
         names, events, users = counted
         seen = events > 0
-        stages = of_names(log, stage_sql, [n for n, s in zip(names, seen) if s], params)["stage"]
-        df = pd.DataFrame({"event": pd.Series([n for n, s in zip(names, seen) if s], dtype=object),
+        present = [n for n, s in zip(names, seen) if s]
+        stages = of_names(log, stage_sql, present, params)["stage"]
+        df = pd.DataFrame({"event": pd.Series(present, dtype=object),
                            "events": events[seen], "users": users[seen], "stage": stages.astype(object).values})
         return df.sort_values(["events", "event"], ascending=[False, True], kind="stable").reset_index(drop=True)
     return log.run(

@@ -142,8 +142,6 @@ def load_report(log: EventLog, key: str) -> None:
         )
 
 
-
-
 def rates_table(df, name_col: str, *, time_col: str, time_label: str, count_label: str = "users"):
     """A funnel DataFrame as a readable table: counts in full (headed ``count_label``: users or sessions),
     rates as percentages, times as durations."""
