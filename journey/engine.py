@@ -255,7 +255,7 @@ class Database:
         finally:
             cur.close()
 
-    def arrow(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
+    def arrow(self, sql: str, params: Mapping[str, Any] | None = None, ordered: bool = True) -> Any:
         """Run one query and return its result as an Arrow table, converted on every thread.
 
         A prepared statement's result is converted to Arrow on one thread, which took longer than the
@@ -263,11 +263,15 @@ class Database:
         funnel). A relation's is converted in parallel, but a relation takes no bound parameters (and
         binding them through ``sql(params=…)`` was 20 × slower), so each parameter is bound as a
         session variable of this call's own cursor and read with ``getvariable``: values still never
-        enter the SQL text. The rows come in the same order as from :meth:`run`.
+        enter the SQL text. The rows come in the same order as from :meth:`run`, unless not ``ordered``:
+        then in the order DuckDB's threads finish them, as this cursor's own setting (DuckDB then does not
+        hold every row a second time to put them back in order: 6.8M rows, 148k page faults -> 83k).
         """
         used = _used(sql, params) or {}
         cur = self.cursor()
         try:
+            if not ordered:
+                cur.execute("SET SESSION preserve_insertion_order = false")
             for name, value in used.items():
                 cur.execute(f"SET VARIABLE {quote_ident(name)} = $value", {"value": value})
             return cur.sql(_as_variables(sql, set(used))).fetch_arrow_table()

@@ -158,6 +158,17 @@ def test_arrow_binds_parameters_as_values_and_leaves_quoted_text_alone():
     assert db.arrow(rows, {"m": 7}).column("x").to_pylist() == [r[0] for r in db.rows(rows, {"m": 7})]
 
 
+def test_arrow_unordered_gives_the_same_rows_and_leaves_the_order_kept_elsewhere():
+    """``ordered=False`` lets DuckDB hand over rows in the order its threads finish (its own cursor's
+    setting): the same rows, and every other query still keeps insertion order."""
+    db = Database()
+    rows = "SELECT range AS x FROM range(300000) WHERE range % $m = 0"
+    loose = db.arrow(rows, {"m": 3}, ordered=False).column("x").to_pylist()
+    assert sorted(loose) == list(range(0, 300000, 3))
+    assert db.scalar("SELECT current_setting('preserve_insertion_order')") is True
+    assert db.arrow(rows, {"m": 3}).column("x").to_pylist() == list(range(0, 300000, 3))
+
+
 def test_the_events_table_stores_text_without_fsst(sample_log):
     """The sample's users, sessions and orders, which DuckDB would otherwise store with FSST, are stored
     in dictionaries (see Database.__init__)."""

@@ -154,6 +154,40 @@ def test_units_sharing_a_hash_are_still_followed_apart():
         assert list(chains._in_order(tied).rows(np.arange(4))) == want
 
 
+def test_batches_are_merged_back_into_row_order_without_copying_a_row(monkeypatch):
+    """DuckDB's threads hand over batches each in row order, interleaved in stretches (a thread's row
+    groups): 1 2 | 7 8 from one, 3 4 5 | 9 from the other. They are cut into the stretches 1-2, 3-5, 7-8,
+    9 and put in row order with every column; a batch not in row order, or more stretches than allowed,
+    leaves the table as it came (then sorted by row, see _in_order)."""
+    import pyarrow as pa
+
+    from journey import chains
+
+    def batch(rows):
+        return pa.record_batch({"r": pa.array(rows, pa.int64()), "k": pa.array([f"u{r}" for r in rows], pa.string())})
+
+    table = pa.Table.from_batches([batch([1, 2, 7, 8]), batch([]), batch([3, 4, 5, 9])])
+    merged = chains._in_row_order(table)
+    assert merged.column("r").to_pylist() == [1, 2, 3, 4, 5, 7, 8, 9]
+    assert merged.column("k").to_pylist() == [f"u{r}" for r in [1, 2, 3, 4, 5, 7, 8, 9]]
+    assert merged.column("r").num_chunks == 4  # slices of the batches, no row copied
+    assert chains._in_row_order(pa.Table.from_batches([batch([1, 3, 2])])).column("r").to_pylist() == [1, 3, 2]
+    monkeypatch.setattr(chains, "MOST_STRETCHES", 3)
+    assert chains._in_row_order(table).column("r").to_pylist() == [1, 2, 7, 8, 3, 4, 5, 9]
+
+
+def test_a_file_read_in_place_is_fetched_in_row_order(both):
+    """The step events of a file of many row groups, fetched as DuckDB's threads finish them, come back in
+    file order: the numbering of units then needs no sort by row."""
+    import numpy as np
+
+    from journey import chains
+
+    _, direct = both
+    r = chains._fetch(direct, STEPS, "users", None).column("r").to_numpy()
+    assert len(r) > 10_000 and bool((np.diff(r) > 0).all())
+
+
 def test_the_events_table_is_taken_as_stored_only_when_in_unit_time_row_order():
     """Events from the events table (no hash) are used as they come when each unit's rows are one run in
     (time, row) order; row numbers are compared only where times tie. Otherwise they are sorted."""
