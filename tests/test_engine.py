@@ -73,6 +73,25 @@ def test_close_all_closes_every_open_database():
     assert a.closed and b.closed and not any(os.path.exists(p) for p in paths)
 
 
+def test_a_process_about_to_end_removes_each_folder_and_leaves_the_connection():
+    """``python -m journey`` ends with os._exit: there, closing a database removes its private folder at
+    once and leaves DuckDB's own close to the process's end (run in a child, as the switch is for good)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os\n"
+        "from journey import engine\n"
+        "engine.end_without_closing()\n"
+        "db = engine.Database(); db.execute('CREATE TABLE t AS SELECT 1 AS x'); path = db.path\n"
+        "con = db._con; db.close()\n"
+        "print(os.path.exists(os.path.dirname(path)), db.closed, con.execute('SELECT x FROM t').fetchall())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__)))).stdout
+    assert out.split() == ["False", "True", "[(1,)]"]
+
+
 def test_locked_down_database_cannot_read_files(write):
     log = journey.load(write("e.csv", "user_id,timestamp,event\na,2024-03-01,x\n"))
     secret = write("secret.csv", "password\nhunter2\n")
