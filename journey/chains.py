@@ -367,7 +367,11 @@ def _read(log: EventLog, names: list[str], steps: list[str], exclude: list[str],
     """The events named in ``names`` (with ``every``, all the events) in (unit, time, row) order, as parts
     with no unit in two of them (see :func:`_parts`); raises when a step or exclusion is not an event of
     the filtered log (or there is no event at all)."""
-    parts = _held_parts(log, names, unit, by, every) or _parts(_fetch(log, names, unit, by, every))
+    parts = _held_parts(log, names, unit, by, every)
+    if parts is None:
+        table = _fetch(log, names, unit, by, every)
+        log.db.rest_workers()  # numpy from here until the next query (see Database.rest_workers)
+        parts = _parts(table)
     # every name present? one comparison per name, up to the first part that has it (counting every part's
     # codes took 70 ms for 6.8M step events)
     if not all(any((p.e == code).any() for p in parts) for code in range(len(names))):

@@ -188,6 +188,21 @@ def test_arrow_unordered_gives_the_same_rows_and_leaves_the_order_kept_elsewhere
     assert db.arrow(rows, {"m": 3}).column("x").to_pylist() == list(range(0, 300000, 3))
 
 
+def test_workers_rest_until_the_next_query_and_a_locked_database_keeps_its_settings():
+    """rest_workers stops DuckDB's worker threads (one thread: the caller's) until the next query, which
+    runs with them all again; a locked database changes no setting, and an unordered read still works."""
+    db = Database(threads=2)
+    db.rest_workers()
+    assert db._con.execute("SELECT current_setting('threads')").fetchone()[0] == 1
+    assert db.scalar("SELECT current_setting('threads')") == 2
+    locked = Database(threads=2)
+    locked.lock_down()
+    locked.rest_workers()
+    assert locked._con.execute("SELECT current_setting('threads')").fetchone()[0] == 2
+    rows = "SELECT range AS x FROM range(300000) WHERE range % $m = 0"
+    assert locked.arrow(rows, {"m": 3}, ordered=False).column("x").to_pylist() == list(range(0, 300000, 3))
+
+
 def test_the_events_table_stores_text_without_fsst(sample_log):
     """The sample's users, sessions and orders, which DuckDB would otherwise store with FSST, are stored
     in dictionaries (see Database.__init__)."""
