@@ -67,7 +67,7 @@ def stage(source: Any, *, name: str | None = None, db: Database | None = None, m
     db = db or Database(memory_limit=memory_limit)
     workdir = tempfile.mkdtemp(prefix="journey-load-")
     try:
-        if isinstance(source, pd.DataFrame):
+        if _is_frame(source):
             info = _stage_frame(db, source)
             name = name or "DataFrame"
         else:
@@ -93,6 +93,12 @@ def first_line(e: BaseException) -> str:
 
 
 # --- staging: every source becomes a table `raw` with row_no, plus a table `parser_rejects` ---------
+
+
+def _is_frame(source: Any) -> bool:
+    """Whether ``source`` is a pandas DataFrame, without importing pandas for a path: a command's load
+    then runs while pandas is imported on another thread (ADR 0013)."""
+    return not isinstance(source, (str, bytes, os.PathLike)) and isinstance(source, pd.DataFrame)
 
 
 def _stage_frame(db: Database, df: pd.DataFrame) -> dict:
@@ -312,7 +318,9 @@ def _stage_duckdb(db: Database, path: str, table: str | None) -> dict:
 
 
 def _stage_parquet(db: Database, path: str, in_place: bool = False) -> dict:
-    cols = [c for c, _ in db.columns("read_parquet($path)", {"path": path})]
+    # the path as a quoted literal, as in the view below: the load's first queries bind no parameter, so a
+    # command line's load does not wait for pandas, which DuckDB's client imports at the first one (ADR 0013)
+    cols = [c for c, _ in db.columns(f"read_parquet({quote_literal(path)})")]
     if not cols:
         raise LoadError(f"{os.path.basename(path)} has no columns.")
     renamed = sources.unique_names(cols)

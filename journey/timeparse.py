@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .engine import Database, trim_sql
+from .engine import Database, quote_literal, trim_sql
 
 # Year-first: 2024-03-01, 2024/3/1 10:15, 2567-03-01T10:15:07.123+07:00
 YMD_RE = (
@@ -235,6 +235,9 @@ def detect_time_format(
     if st.startswith("TIMESTAMP") or st == "DATE":
         return TimeFormat("native", zoned="TIME ZONE" in st or st == "TIMESTAMPTZ")
     text = f"trim(CAST({column_sql} AS VARCHAR))"
+    # the patterns are this module's constants, written as literals: no bound parameter (see _stage_parquet)
+    number = quote_literal(NUMBER_RE.replace(r"^\s*", "").replace(r"\s*$", ""))
+    compact, dmy = quote_literal(r"\d{8}(?:\d{6})?"), quote_literal(DMY_RE)
     stats = db.rows(
         f"""
         WITH v AS (
@@ -243,18 +246,16 @@ def detect_time_format(
         )
         SELECT
             count(*) AS n,
-            count(*) FILTER (WHERE regexp_full_match(x, $number)) AS numeric,
-            count(*) FILTER (WHERE regexp_full_match(x, $compact)) AS compact,
-            median(try_cast(x AS DOUBLE)) FILTER (WHERE regexp_full_match(x, $number)) AS magnitude,
-            count(*) FILTER (WHERE regexp_extract(x, $dmy, 1)::VARCHAR <> ''
-                             AND try_cast(regexp_extract(x, $dmy, 1) AS INT) > 12) AS first_over_12,
-            count(*) FILTER (WHERE regexp_extract(x, $dmy, 2)::VARCHAR <> ''
-                             AND try_cast(regexp_extract(x, $dmy, 2) AS INT) > 12) AS second_over_12,
-            count(*) FILTER (WHERE regexp_extract(x, $dmy, 1) <> '') AS dmy_like
+            count(*) FILTER (WHERE regexp_full_match(x, {number})) AS numeric,
+            count(*) FILTER (WHERE regexp_full_match(x, {compact})) AS compact,
+            median(try_cast(x AS DOUBLE)) FILTER (WHERE regexp_full_match(x, {number})) AS magnitude,
+            count(*) FILTER (WHERE regexp_extract(x, {dmy}, 1)::VARCHAR <> ''
+                             AND try_cast(regexp_extract(x, {dmy}, 1) AS INT) > 12) AS first_over_12,
+            count(*) FILTER (WHERE regexp_extract(x, {dmy}, 2)::VARCHAR <> ''
+                             AND try_cast(regexp_extract(x, {dmy}, 2) AS INT) > 12) AS second_over_12,
+            count(*) FILTER (WHERE regexp_extract(x, {dmy}, 1) <> '') AS dmy_like
         FROM v
-        """,
-        {"number": NUMBER_RE.replace(r"^\s*", "").replace(r"\s*$", ""),
-         "compact": r"\d{8}(?:\d{6})?", "dmy": DMY_RE},
+        """
     )[0]
     n, numeric, compact, magnitude, first_over, second_over, dmy_like = stats
     if n and numeric == n:

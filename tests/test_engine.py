@@ -231,6 +231,26 @@ def test_import_journey_leaves_pandas_until_a_result_needs_it():
     assert out[1] == "True DataFrame True"
 
 
+def test_a_parquet_file_read_in_place_loads_without_pandas(tmp_path):
+    """A command's load binds no parameter and touches no DataFrame (ADR 0013), so it runs while pandas
+    is imported on another thread: after loading a Parquet file in place, pandas is still not imported."""
+    import subprocess
+    import sys
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = str(tmp_path / "e.parquet")
+    pq.write_table(pa.table({"user_id": ["a", "b"], "timestamp": ["2024-03-01 10:00:00", "01/03/2024 11:00"],
+                             "event": ["view", "buy"]}), path)
+    code = ("import sys, journey\n"
+            f"log = journey.load({path!r}, in_place=True)\n"
+            "print('pandas' in sys.modules, log.db.scalar('SELECT count(*) FROM events'))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=os.path.dirname(os.path.dirname(__file__))).stdout.split()
+    assert out == ["False", "2"]
+
+
 def test_lazy_module_reads_the_real_module():
     from journey.lazy import LazyModule
 
