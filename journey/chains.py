@@ -608,19 +608,19 @@ def chain_units(log: EventLog, steps: list[str], window: float, exclude: list[st
 
     Returns
     -------
-    str: the quoted name of a frame kept in the log's database (see ``Database.keep_frame``) with k, grp,
-    level, first_start, at_i, ar_i (i = 1…n; ar_i NULL in any order) and d_i (i = 2…n), as in
+    str: the name of a frame kept in the log's database (see ``Database.keep_frame``) with k, grp, level,
+    first_start, at_i, ar_i (i = 1…n; ar_i NULL in any order) and d_i (i = 2…n), as in
     :func:`journey.funnel.funnel_units`.
     """
     name = frame_name(log, "units", order, steps, window, exclude, unit, by)
     if log.db.has_frame(name):
-        return quote_ident(name)
+        return name
 
     names = list(dict.fromkeys([*steps, *exclude]))
     parts = _read(log, names, steps, exclude, unit, by, every=order == "strict")
     log.db.keep_frame(name, _combined(_in_threads(
         lambda events: _units(events, names, steps, window, exclude, by, order), parts)))
-    return quote_ident(name)
+    return name
 
 
 def _units(events: _Events, names: list[str], steps: list[str], window: float, exclude: list[str], by: str | None,

@@ -275,6 +275,10 @@ class Database:
             while len(self._frames) > most:
                 self._frames.pop(next(iter(self._frames)))
 
+    def frame(self, name: str) -> Any:
+        """The frame kept as ``name`` (:meth:`keep_frame`), None when it is no longer kept."""
+        return self._frames.get(name)
+
     def has_frame(self, name: str) -> bool:
         """True while a frame kept by :meth:`keep_frame` is still kept."""
         return name in self._frames

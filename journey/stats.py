@@ -1,4 +1,5 @@
-"""Small statistics used across analyses: Wilson intervals, two-proportion tests, Benjamini–Hochberg."""
+"""Small statistics used across analyses: Wilson intervals, two-proportion tests, Benjamini–Hochberg,
+DuckDB's continuous quantiles in numpy."""
 
 from __future__ import annotations
 
@@ -46,3 +47,24 @@ def benjamini_hochberg(p_values: list[float]) -> list[float]:
         running = min(running, p * m / rank)
         out[i] = running
     return out
+
+
+def quantiles_cont(values, qs: list[float]) -> list[float]:
+    """DuckDB's ``quantile_cont(values, q)`` for each ``q`` (``median`` is q = 0.5), computed in numpy to
+    the last bit: NaN values are left out (SQL NULLs); of the ``n`` left, sorted, the values at positions
+    ``floor`` and ``ceil`` of ``(n - 1) q`` are mixed as ``lo * (1 - d) + hi * d``, ``d`` the fraction
+    (DuckDB's own formula; numpy's ``quantile`` rounds differently). NaN for no values.
+
+    >>> quantiles_cont([4.0, 1.0, float("nan"), 2.0, 3.0], [0.5, 0.9])
+    [2.5, 3.7]
+    """
+    import numpy as np
+
+    v = np.asarray(values, dtype=np.float64)
+    v = v[~np.isnan(v)]
+    n = len(v)
+    if not n:
+        return [math.nan for _ in qs]
+    spots = [((n - 1) * q, math.floor((n - 1) * q), math.ceil((n - 1) * q)) for q in qs]
+    v = np.partition(v, sorted({k for _, f, c in spots for k in (f, c)}))
+    return [float(v[f]) if f == c else float(v[f] * (1.0 - (rn - f)) + v[c] * (rn - f)) for rn, f, c in spots]

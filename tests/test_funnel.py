@@ -47,6 +47,23 @@ class TestOrdered:
         assert df["conversion_from_start"].tolist() == pytest.approx([1, 2 / 3, 1 / 3])
         assert df["dropped"].tolist() == [0, 1, 1]
         assert df["median_seconds_to_convert"].tolist()[1:] == [180.0, 60.0]  # median(60, 300), 60
+        # 90th percentile of (60, 300): position 0.9 between them, 60 * 0.1 + 300 * 0.9
+        assert df["p90_seconds_to_convert"].tolist()[1:] == pytest.approx([276.0, 60.0])
+
+    def test_the_summary_in_numpy_is_duckdbs_to_the_last_bit(self, sample_log):
+        """Units followed in one pass are summed up in numpy (funnel._summary): the same counts, medians
+        and 90th percentiles, bit for bit, as DuckDB's SQL over the same units."""
+        from journey.funnel import _summary
+
+        steps = ["page_view", "product_view", "add_to_cart", "begin_checkout", "purchase"]
+        for order in ("ordered", "any"):
+            sql, params = funnel_units(sample_log, steps, window="1d", order=order)
+            cols = ", ".join([f"count(*) FILTER (WHERE level >= {i}) AS n_{i}" for i in range(1, 6)]
+                             + [f"median(d_{i}) AS med_{i}, quantile_cont(d_{i}, 0.9) AS p90_{i}" for i in range(2, 6)])
+            want = sample_log.db.run(f"SELECT 'all' AS grp, {cols} FROM ({sql}) u").to_dict("records")[0]
+            name = sql.split("FROM ")[1].strip().strip('"')
+            got = _summary(sample_log.db.frame(name), 5)[0]
+            assert got == {k: (int(v) if k.startswith("n_") else v) for k, v in want.items()}
 
     def test_order_matters(self):
         log = make_log([("a", 0, "cart"), ("a", 1, "view")])

@@ -4,7 +4,10 @@ import math
 
 import pytest
 
-from journey.stats import benjamini_hochberg, two_proportion_p, wilson_interval
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from journey.stats import benjamini_hochberg, quantiles_cont, two_proportion_p, wilson_interval
 
 
 def test_wilson_interval_worked_example():
@@ -29,3 +32,23 @@ def test_benjamini_hochberg():
     # p = 0.01, 0.04, 0.03 -> sorted 0.01, 0.03, 0.04 -> 0.03, 0.045, 0.04 -> monotone: 0.03, 0.04, 0.04
     assert benjamini_hochberg([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.04, 0.04])
     assert math.isnan(benjamini_hochberg([float("nan"), 0.5])[0])
+
+
+def test_quantiles_cont_worked_example():
+    # 1 2 3 4 (the NaN left out): the median halfway between 2 and 3; the 90th percentile at 2.7 of 0…3
+    assert quantiles_cont([4.0, 1.0, float("nan"), 2.0, 3.0], [0.5, 0.9]) == pytest.approx([2.5, 3.7])
+    assert quantiles_cont([7.0], [0.5, 0.9]) == [7.0, 7.0]
+    assert all(math.isnan(x) for x in quantiles_cont([float("nan")], [0.5]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(st.one_of(st.floats(-1e9, 1e9, allow_nan=False), st.integers(0, 5).map(float),
+                                 st.just(float("nan"))), min_size=1, max_size=30),
+       q=st.sampled_from([0.5, 0.9, 0.25, 0.1]))
+def test_quantiles_cont_is_duckdbs_to_the_last_bit(values, q):
+    import duckdb
+
+    want = duckdb.execute("SELECT quantile_cont(v, $q) FROM (SELECT unnest($x) AS v) WHERE NOT isnan(v)",
+                          {"q": q, "x": values}).fetchone()[0]
+    (got,) = quantiles_cont(values, [q])
+    assert (want is None and math.isnan(got)) or got == want
