@@ -393,12 +393,15 @@ def _parts(table: pa.Table, most: int | None = None) -> list[_Events]:
         return [_in_order(table)]
     if "h" in table.column_names:
         full: dict[str, np.ndarray] = {}
-        for name in ("t", "r", "h"):  # converted and checked here once, not in each part's thread
-            _as_numpy(table, full, name)
+        # converted once here, not in each part's thread, and at the same time: each is a copy of the
+        # table's chunks, into memory the system maps afresh (3 columns and the user ids: 0.02-0.17 s
+        # one after the other at 10M events, depending on how soon the system hands the memory over)
+        k_at = table.column_names.index("k")
+        converted = _in_threads(lambda name: _one_chunk(table.column(name)) if name == "k"
+                                else _as_numpy(table, full, name), ["t", "h", "r", "k"])
+        table = table.set_column(k_at, "k", pa.chunked_array([converted[-1]]))
         if _increasing(table, full, "r", strictly=True):
             _increasing(table, full, "t", strictly=False)
-        k = table.column_names.index("k")  # in one chunk once, not in each part's thread
-        table = table.set_column(k, "k", pa.chunked_array([_one_chunk(table.column(k))]))
         part = _hash_parts(full["h"], n)
         return _in_threads(lambda i: _in_order(table, np.flatnonzero(part == i), full), range(n))
     return _in_order(table).split(n)
