@@ -53,3 +53,27 @@ def test_a_steps_peak_memory_is_its_own_not_its_parents():
     seconds, peak, printed = run_child(PEAK + "import json\nprint('x')\nprint(json.dumps({'peak_mb': peak_mb()}))\n")
     assert printed == "x" and 1 < peak < 200, peak
     assert held.sum() == len(held)
+
+
+def test_the_whole_process_comparison_runs_both_in_turn():
+    """Journey's command and ClickHouse's run one after the other, each as many times: each child appends
+    its name to a file, which then reads mine, ref, mine, ref, mine, ref; medians and the largest peak."""
+    import json
+    import tempfile
+
+    from journey.bench import PEAK, measure_alternated
+
+    with tempfile.TemporaryDirectory() as folder:
+        log = f"{folder}/order.txt"
+
+        def child(name: str, seconds: float) -> str:
+            return (PEAK + "import json\n"
+                    f"open({log!r}, 'a').write({name!r} + ' ')\n"
+                    f"print(json.dumps({{'seconds': {seconds}, 'out': '[1, 2]'}}))\n"
+                    "print(json.dumps({'peak_mb': peak_mb()}))\n")
+
+        mine, ref = measure_alternated(child("mine", 2.0), child("ref", 1.0), 3)
+        assert open(log).read().split() == ["mine", "ref"] * 3
+    assert mine["seconds"] == 2.0 and ref["seconds"] == 1.0 and mine["runs"] == ref["runs"] == 3
+    assert mine["out"] == ref["out"] == "[1, 2]" and mine["peak_mb"] > 1
+    assert json.dumps(mine)  # plain values, as the report writes them
