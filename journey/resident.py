@@ -57,6 +57,7 @@ class Held:
     session: np.ndarray | None
     _masks: OrderedDict = field(default_factory=OrderedDict, repr=False)
     _groups: dict = field(default_factory=dict, repr=False)
+    _filtered: tuple = field(default_factory=lambda: (None, {}), repr=False)  # (filters, their columns): see filtered
 
     def codes(self, names: list[str]) -> np.ndarray:
         """Each event's place in ``names`` (0, 1, …; -1 for an event not in it), in 8 bits when they fit."""
@@ -136,9 +137,26 @@ def user_runs(k: pa.ChunkedArray | pa.Array, t: np.ndarray, r: np.ndarray) -> tu
 
 
 def filtered(log: EventLog, held_events: Held, *columns: str) -> tuple[np.ndarray, ...]:
-    """The held ``columns`` (``"e"``, ``"user"``, ``"t"``, …) of the events the log's filters keep."""
+    """The held ``columns`` (``"e"``, ``"user"``, ``"t"``, …) of the events the log's filters keep.
+
+    The columns of the latest filters are kept: a page's analyses ask for the same ones in turn (on the
+    Retention page the cohorts and the lifecycle; each gather of 5.6M of 10M events took 0.02-0.03 s)."""
     keep = mask(log, held_events)
-    return tuple(getattr(held_events, c) if keep is None else getattr(held_events, c)[keep] for c in columns)
+    if keep is None:
+        return tuple(getattr(held_events, c) for c in columns)
+    key = repr(log.filters)
+    with _lock:
+        kept_key, kept = held_events._filtered
+        if kept_key != key:
+            kept = {}
+            held_events._filtered = (key, kept)
+    def gathered(column: str) -> np.ndarray:
+        values = getattr(held_events, column)[keep]
+        values.flags.writeable = False  # shared by the analyses that ask next
+        return values
+
+    # two threads may gather the same column at once: both get equal arrays, one is kept
+    return tuple(kept[c] if c in kept else kept.setdefault(c, gathered(c)) for c in columns)
 
 
 def of_names(log: EventLog, select: str, names: list[str], params: dict | None = None):

@@ -357,7 +357,14 @@ def _period_numbers(t, period: str):
     if period == "week":
         days = t // 86_400_000_000  # 1970-01-01 was a Thursday: Monday 1969-12-29 starts week 0
         return (days + 3) // 7
-    return t.astype("datetime64[us]").astype("datetime64[M]").astype(np.int64)
+    # months through a table of the days the times span: numpy's own conversion of each time to its month
+    # took 0.06-0.1 s for 5.6M events, the table 0.02 s
+    days = t // 86_400_000_000
+    if not len(days):
+        return days
+    first = int(days.min())
+    months = np.arange(first, int(days.max()) + 1).astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    return months[days - first]
 
 
 def _period_starts(numbers, period: str):

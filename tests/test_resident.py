@@ -71,6 +71,20 @@ def test_a_filtered_view_picks_its_events_by_a_mask_kept_per_filters(log):
     assert resident.mask(none, held).tolist() == [False] * 6 + [True, True]
 
 
+def test_the_latest_filters_columns_are_kept_for_the_next_analysis(log):
+    """The mobile events' users and times, by hand; asked again (as the next analysis on a page asks), the
+    same arrays, read-only; other filters get their own, and no filter the held arrays themselves."""
+    held = resident.held(log)
+    mobile = log.where(devices=["mobile"])
+    user, t = resident.filtered(mobile, held, "user", "t")
+    assert user.tolist() == [0, 1, 1] and t.tolist() == held.t[[1, 4, 5]].tolist()
+    e, again = resident.filtered(log.where(devices=["mobile"]), held, "e", "user")
+    assert again is user and not again.flags.writeable and e.tolist() == held.e[[1, 4, 5]].tolist()
+    (desktop,) = resident.filtered(log.where(devices=["desktop"]), held, "user")
+    assert desktop.tolist() == [0, 0, 0] and resident.filtered(mobile, held, "user")[0] is not user
+    assert resident.filtered(log, held, "user")[0] is held.user
+
+
 def test_a_breakdown_column_is_held_as_numbers_with_null_last(log):
     codes, values = resident.groups(log, resident.held(log), "device")
     assert values.to_pylist()[-1] is None

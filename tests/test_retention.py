@@ -58,6 +58,28 @@ def test_weekly_periods_are_calendar_weeks(log):
     assert m["cohort_label"].iloc[0] == "2024-01-01"  # 5 January 2024 is in the week of Monday 1 January
 
 
+def test_period_numbers_count_calendar_periods_from_1970():
+    """Days, Monday weeks and months since 1970 (before it, negative), by hand at the edges of each, and the
+    months (read through a table of days) equal to numpy's own conversion of every time."""
+    from journey.retention import _period_numbers
+
+    def us(text):
+        return np.array([np.datetime64(text, "us").astype(np.int64)])
+
+    assert _period_numbers(us("1970-01-01T23:59:59.999999"), "day")[0] == 0
+    assert _period_numbers(us("1969-12-31T23:59:59"), "day")[0] == -1
+    assert _period_numbers(us("1969-12-29T00:00"), "week")[0] == 0  # the Monday before 1970-01-01
+    assert _period_numbers(us("1969-12-28T23:59"), "week")[0] == -1
+    assert _period_numbers(us("2024-02-29T23:59:59.999999"), "month")[0] == 54 * 12 + 1
+    assert _period_numbers(us("2024-03-01T00:00"), "month")[0] == 54 * 12 + 2
+    assert _period_numbers(us("1969-12-31T23:59:59.999999"), "month")[0] == -1
+    rng = np.random.default_rng(7)
+    t = np.sort(rng.integers(-2 * 10**15, 2 * 10**15, 50_000))  # 1906-2033
+    want = t.astype("datetime64[us]").astype("datetime64[M]").astype(np.int64)
+    assert (_period_numbers(t, "month") == want).all()
+    assert len(_period_numbers(t[:0], "month")) == 0
+
+
 def test_average_curve(log):
     avg = retention_curves(retention_matrix(log, period="month")).set_index("period")
     assert avg.loc[1, "retention"] == pytest.approx(2 / 4)  # Jan 1 of 2, Feb 1 of 1, Mar 0 of 1
