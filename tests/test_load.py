@@ -220,6 +220,23 @@ class TestMapping:
         log = journey.load(write("retail.csv", text))
         assert log.report.revenue == pytest.approx(7.5)
 
+    def test_revenue_that_is_not_a_number_is_counted_in_a_warning(self, write):
+        """Text revenue: "12.50" and "$3" read (the symbol dropped), "n/a" not, an empty one is no revenue;
+        a unit price read as a number times a quantity that is not ("x") is not read either. Numbers in
+        both columns: nothing to warn of."""
+        text = "user_id,timestamp,event,revenue\na,2024-03-01,purchase,12.50\nb,2024-03-01,purchase,n/a\n" \
+               "c,2024-03-01,purchase,\nd,2024-03-01,purchase,$3\n"
+        log = journey.load(write("r.csv", text))
+        assert "1 revenue values could not be read as numbers and count as no revenue." in log.report.warnings
+        assert log.report.revenue == pytest.approx(15.5)
+        text = "InvoiceNo,Quantity,InvoiceDate,UnitPrice,CustomerID\n1,3,2024-03-01,2.50,17\n2,x,2024-03-01,1.00,18\n"
+        log = journey.load(write("q.csv", text))
+        assert "1 revenue values could not be read as numbers and count as no revenue." in log.report.warnings
+        text = "InvoiceNo,Quantity,InvoiceDate,UnitPrice,CustomerID\n1,3,2024-03-01,2.50,17\n2,2,2024-03-01,1.00,18\n"
+        log = journey.load(write("n.csv", text))
+        assert log.report.revenue == pytest.approx(9.5)
+        assert not [w for w in log.report.warnings if "revenue" in w]
+
     def test_override_sticks(self, write):
         text = "who,when,what,other\na,2024-03-01,x,b\n"
         log = journey.load(write("m.csv", text), {"user": "other", "time": "when", "event": "what"})
