@@ -150,6 +150,7 @@ def filtered(log: EventLog, held_events: Held, *columns: str) -> tuple[np.ndarra
         if kept_key != key:
             kept = {}
             held_events._filtered = (key, kept)
+
     def gathered(column: str) -> np.ndarray:
         values = getattr(held_events, column)[keep]
         values.flags.writeable = False  # shared by the analyses that ask next

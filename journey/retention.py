@@ -319,17 +319,23 @@ def _held_activity_sql(log: EventLog, period: str, starts: str, returns: str, pa
     if not len(t):
         return None
     flags = of_names(log, f"{starts} AS s, {returns} AS r", events.names, params)
-    is_start = flags["s"].to_numpy(dtype=bool)[e]
-    is_return = flags["r"].to_numpy(dtype=bool)[e]
     number = _period_numbers(t, period)
+
+    def of_events(named: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The users and period numbers of the events whose names are ``named`` (all of them, as they are
+        by default, without a copy: 0.1 s of a 5.6M-event view)."""
+        if named.all():
+            return user, number
+        at = np.flatnonzero(named[e])
+        return user[at], number[at]
+
     # each user's cohort: the period of the user's first start event (a user's events come in time order)
-    at = np.flatnonzero(is_start)
-    first = at[np.r_[True, user[at][1:] != user[at][:-1]]] if len(at) else at
-    cohort_user, cohort_no = user[first], number[first]
+    su, sp = of_events(flags["s"].to_numpy(dtype=bool))
+    first = np.flatnonzero(np.r_[True, su[1:] != su[:-1]]) if len(su) else np.zeros(0, np.intp)
+    cohort_user, cohort_no = su[first], sp[first]
     # each user's distinct return periods (nondecreasing within a user), from the cohort's period on
-    at = np.flatnonzero(is_return)
-    ru, rp = user[at], number[at]
-    if len(at):
+    ru, rp = of_events(flags["r"].to_numpy(dtype=bool))
+    if len(ru):
         distinct = np.r_[True, (ru[1:] != ru[:-1]) | (rp[1:] != rp[:-1])]
         ru, rp = ru[distinct], rp[distinct]
     of_user = np.full(len(events.user_ids), np.iinfo(np.int64).max)
