@@ -14,6 +14,10 @@ from .lazy import pandas as pd
 # labels. Fitting only the width keeps the height each row needs.
 FIT_WIDTH = {"type": "fit-x", "contains": "padding"}
 
+# ONE_DATASET: every layer of a chart reads the same table. Streamlit 1.50 drew a layered chart whose
+# layers had tables of their own with no data at all once a rerun changed them (a filter change left the
+# retention curves empty, "Unrecognized data set" in the browser's console; fixed in later Streamlit).
+
 
 def events_per_day_chart(df: pd.DataFrame, height: int = 260) -> alt.Chart:
     """Events (bars) and active users (line) per day, from :func:`journey.events_per_day`."""
@@ -364,14 +368,17 @@ def retention_curves_chart(df: pd.DataFrame, average: pd.DataFrame, height: int 
     # the axis marks whole periods only (left to Vega, a short range got a tick at 1.5 labelled "2")
     periods = sorted(int(p) for p in df.loc[df["period"] > 0, "period"].unique())
     x = alt.X("period:Q", title="periods since start", axis=alt.Axis(values=periods, format="d"))
-    lines = alt.Chart(df[df["period"] > 0]).mark_line(opacity=0.35).encode(
-        x=x,
+    # both layers read one table (see ONE_DATASET): the cohorts' rows, then the average's
+    cohorts = df.loc[df["period"] > 0, ["cohort_label", "period", "retention"]].assign(line="cohort")
+    avg_rows = average.loc[average["period"] > 0, ["period", "retention"]].assign(line="average")
+    base = alt.Chart(pd.concat([cohorts, avg_rows], ignore_index=True)).encode(x=x)
+    lines = base.transform_filter(alt.datum.line == "cohort").mark_line(opacity=0.35).encode(
         y=alt.Y("retention:Q", axis=alt.Axis(format="%"), title="retained"),
         color=alt.Color("cohort_label:N", legend=None),
-        tooltip=["cohort_label", "period", alt.Tooltip("retention:Q", format=".1%")],
+        tooltip=["cohort_label:N", "period:Q", alt.Tooltip("retention:Q", format=".1%")],
     )
-    avg = alt.Chart(average[average["period"] > 0]).mark_line(color="#222", strokeWidth=3, point=True).encode(
-        x=x, y="retention:Q", tooltip=["period", alt.Tooltip("retention:Q", format=".1%", title="average")])
+    avg = base.transform_filter(alt.datum.line == "average").mark_line(color="#222", strokeWidth=3, point=True).encode(
+        y="retention:Q", tooltip=["period:Q", alt.Tooltip("retention:Q", format=".1%", title="average")])
     return alt.layer(lines, avg).properties(height=height)
 
 
@@ -419,9 +426,10 @@ def clusters_chart(points: pd.DataFrame, height: int = 360) -> alt.Chart:
 
 def calibration_chart(df: pd.DataFrame, height: int = 260) -> alt.Chart:
     """Predicted against observed churn per probability bin, with the diagonal."""
-    diag = alt.Chart(pd.DataFrame({"x": [0, 1], "y": [0, 1]})).mark_line(strokeDash=[4, 4], color="#999").encode(
-        x="x:Q", y="y:Q")
-    pts = alt.Chart(df).mark_circle().encode(
+    base = alt.Chart(df)  # one table for both layers (see ONE_DATASET): the diagonal is drawn from constants
+    diag = base.mark_rule(strokeDash=[4, 4], color="#999").encode(
+        x=alt.datum(0), y=alt.datum(0), x2=alt.datum(1), y2=alt.datum(1))
+    pts = base.mark_circle().encode(
         x=alt.X("predicted:Q", title="predicted churn", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
         y=alt.Y("observed:Q", title="observed churn", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
         size=alt.Size("customers:Q", legend=None), tooltip=["bin", "customers", alt.Tooltip("observed:Q", format=".1%")])

@@ -27,3 +27,32 @@ def test_retention_curves_mark_whole_periods_only():
     spec = charts.retention_curves_chart(df, average).to_dict()
     axes = [layer["encoding"]["x"]["axis"] for layer in spec["layer"]]
     assert all(axis["values"] == [1, 2] for axis in axes)
+
+
+def _tables(spec: dict) -> set[str]:
+    """The names of the tables a spec's views read, at the top level and in each layer."""
+    return {view["data"]["name"] for view in [spec, *spec.get("layer", [])] if "data" in view}
+
+
+def test_the_layers_of_a_chart_read_one_table():
+    """Streamlit 1.50 left a layered chart empty after a rerun changed its layers' own tables (the retention
+    curves after a filter change); one table shared by every layer is redrawn."""
+    df = pd.DataFrame({"cohort_label": ["2024-01"] * 3 + ["2024-02"] * 2, "period": [0, 1, 2, 0, 1],
+                       "retention": [1.0, 0.2, 0.1, 1.0, 0.3]})
+    average = pd.DataFrame({"period": [0, 1, 2], "retention": [1.0, 0.25, 0.1]})
+    spec = charts.retention_curves_chart(df, average).to_dict()
+    assert len(_tables(spec)) == 1 and len(spec["datasets"]) == 1
+    rows = next(iter(spec["datasets"].values()))
+    # period 0 (100 %) is left out; the cohorts' points and the average's, each kept apart by its filter
+    assert [(r["line"], r.get("cohort_label"), r["period"], r["retention"]) for r in rows] == [
+        ("cohort", "2024-01", 1, 0.2), ("cohort", "2024-01", 2, 0.1), ("cohort", "2024-02", 1, 0.3),
+        ("average", None, 1, 0.25), ("average", None, 2, 0.1)]
+    assert [layer["transform"] for layer in spec["layer"]] == [[{"filter": "(datum.line === 'cohort')"}],
+                                                                 [{"filter": "(datum.line === 'average')"}]]
+
+    calibration = pd.DataFrame({"bin": ["0-10%", "10-20%"], "predicted": [0.05, 0.15], "observed": [0.1, 0.1],
+                                "customers": [10, 20]})
+    spec = charts.calibration_chart(calibration).to_dict()
+    assert len(_tables(spec)) == 1 and len(spec["datasets"]) == 1
+    diagonal = spec["layer"][0]["encoding"]
+    assert [diagonal[c]["datum"] for c in ("x", "y", "x2", "y2")] == [0, 0, 1, 1]
