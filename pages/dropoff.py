@@ -6,7 +6,7 @@ import journey
 from journey import charts
 from journey import format as fmt
 from journey.errors import JourneyError
-from journey.ui import shell, widgets
+from journey.ui import links, shell, widgets
 from journey.ui.cache import compute
 from journey.ui.funnel_controls import current_spec, funnel_controls
 
@@ -45,7 +45,8 @@ if view == "leave":
 
         step_names = [f"{i}. {s}" for i, s in enumerate(spec.steps, start=1)]
         default = step_names.index(f"{int(opp.iloc[0]['step_no'])}. {opp.iloc[0]['step']}") - 1 if not opp.empty else 0
-        pick = st.selectbox("Look at the people who left before step", step_names[1:], index=max(0, default),
+        pick = st.selectbox("Look at the people who left before step",
+                            links.keep_valid("dropoff_step", step_names[1:], default=step_names[1:][max(0, default)]),
                             key="dropoff_step")
         step_no = step_names.index(pick) + 1
         paths = compute(journey.dropoff_paths, log, steps=spec.steps, step_no=step_no, **spec.options())

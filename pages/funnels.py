@@ -34,8 +34,9 @@ if view == "stages":
     by = None if by == "(none)" else by
     try:
         if view == "trend":
-            period = st.radio("Cohorts by first touch", ["day", "week", "month"], index=1, key="stages_period",
-                              horizontal=True)
+            period = st.radio("Cohorts by first touch",
+                              links.keep_valid("stages_period", ["day", "week", "month"], default="week"),
+                              key="stages_period", horizontal=True)
             trend = compute(journey.stage_trend, log, stage_map=sm, period=period)
             st.altair_chart(charts.stage_trend_chart(trend), use_container_width=True)
         else:

@@ -105,11 +105,13 @@ elif view == "transitions":
                 "median_seconds": st.column_config.NumberColumn("median seconds", format="%.0f")})
         elif not log.report.mapping.get(compare):
             st.info(f"This dataset has no {compare} column.")
+        elif not (values := log.distinct_values(compare)):
+            st.info(f"The {compare} column has no values.")
         else:
-            values = log.distinct_values(compare)
             c1, c2 = st.columns(2)
-            a = c1.selectbox("Segment A", values, index=0, key="trans_a")
-            b = c2.selectbox("Segment B", values, index=min(1, len(values) - 1), key="trans_b")
+            a = c1.selectbox("Segment A", links.keep_valid("trans_a", values, default=values[0]), key="trans_a")
+            b = c2.selectbox("Segment B", links.keep_valid("trans_b", values, default=values[min(1, len(values) - 1)]),
+                             key="trans_b")
             key = "devices" if compare == "device" else "channels"
             ta = compute(journey.transitions, log.refine(**{key: (a,)}), unit=unit, min_users=int(min_users))
             tb = compute(journey.transitions, log.refine(**{key: (b,)}), unit=unit, min_users=int(min_users))

@@ -286,6 +286,30 @@ def test_journey_map_comparison_and_timeline(app):
     assert any("184 events in 15 sessions" in c.value for c in app.caption)
 
 
+def test_no_widget_warns_that_its_value_was_also_set_through_session_state(app):
+    """A view's kept widget (saved through Session State on every run) that was also given a default
+    index printed Streamlit's warning on the page at the next rerun: the drop-off step after a filter
+    change, the stage trend's period, the transitions' segment B."""
+    def rerun_with_device(devices):
+        [w for w in app.sidebar.multiselect if w.label == "Device"][0].set_value(devices).run()
+        assert not app.exception
+        assert [w.value for w in app.warning if "Session State API" in w.value] == []
+
+    app.switch_page("pages/dropoff.py").run()
+    assert app.selectbox(key="dropoff_step").value == "3. add_to_cart"  # the biggest loss, as before
+    rerun_with_device(["mobile"])
+    app.switch_page("pages/funnels.py").run()
+    app.radio(key="stages_view").set_value("trend").run()
+    assert app.radio(key="stages_period").value == "week"
+    rerun_with_device(["desktop"])
+    app.switch_page("pages/journey_map.py").run()
+    show(app, "map_view", "transitions")
+    app.selectbox(key="trans_compare").set_value("device").run()
+    # the two most frequent devices of the sample (mobile 21,350 events, desktop 13,549)
+    assert [app.selectbox(key=k).value for k in ("trans_a", "trans_b")] == ["mobile", "desktop"]
+    rerun_with_device([])
+
+
 def test_a_drill_down_list_opens_the_customer_timeline(app):
     app.switch_page("pages/funnels.py").run()
     show(app, "funnels_view", "steps")

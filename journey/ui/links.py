@@ -70,10 +70,18 @@ def bind(defaults: dict[str, Any], bounds: dict[str, tuple[Any, Any]] | None = N
         st.session_state[key] = value
 
 
-def keep_valid(key: str, options: list) -> list:
-    """Just before a choice widget: forget a value (from a link) the widget does not offer; return options."""
+def keep_valid(key: str, options: list, default: Any = None) -> list:
+    """Just before a choice widget: forget a value (from a link) the widget does not offer; return options.
+
+    ``default``: the choice the widget starts at when it has none (or its choice is no longer offered),
+    set here rather than given to the widget as ``index``: a widget whose value is also saved through
+    Session State (a view's kept widget, ``widgets.view_picker``) and that is given an index warns on the
+    page ("created with a default value but also had its value set via the Session State API").
+    """
     if key in st.session_state and st.session_state[key] not in options:
         del st.session_state[key]
+    if default is not None and key not in st.session_state:
+        st.session_state[key] = default
     return options
 
 
