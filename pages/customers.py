@@ -106,7 +106,8 @@ else:
     if log.report.mapping.get("channel"):
         with c2:
             st.markdown("**By channel**")
-            st.dataframe(compute(nps, log, by="channel"), hide_index=True)
+            st.dataframe(compute(nps, log, by="channel"), hide_index=True, column_config={
+                "group": "channel", "nps": st.column_config.NumberColumn("NPS", format="%+.0f")})
 c = compute(csat, log)
 if not c.empty and c["answers"].iloc[0]:
     st.metric("CSAT", fmt.percent(c["csat"].iloc[0]),
