@@ -228,6 +228,20 @@ def test_nps_and_csat():
     assert (c.answers, c.satisfied, c.csat, c.scale) == (4, 2, 0.5, 5)
 
 
+def test_nps_by_channel():
+    """Per channel, worked by hand: email 10, 9, 3 -> (2 - 1) / 3 = +33.3; social 8, 6 -> (0 - 1) / 2 = -50;
+    an answer without a channel counts under (none)."""
+    rows = [("u1", "email", 10), ("u2", "email", 9), ("u3", "email", 3), ("u4", "social", 8), ("u5", "social", 6),
+            ("u6", None, 9)]
+    df = pd.DataFrame([(u, "2024-03-01", "nps_answer", c, s) for u, c, s in rows],
+                      columns=["user_id", "timestamp", "event", "channel", "score"])
+    by = nps(journey.load(df), by="channel").set_index("group")
+    assert by.loc["email", ["answers", "promoters", "passives", "detractors"]].tolist() == [3, 2, 0, 1]
+    assert by.loc["email", "nps"] == pytest.approx(100 / 3)
+    assert by.loc["social", ["answers", "promoters", "passives", "detractors", "nps"]].tolist() == [2, 0, 1, 1, -50.0]
+    assert by.loc["(none)", "nps"] == 100.0
+
+
 def test_clv_by_segments(log):
     seg = pd.DataFrame({"user_id": ["a"], "group": ["vip"]})
     t = clv(log, segments=seg).set_index("group")
