@@ -117,8 +117,13 @@ elif view == "transitions":
             tb = compute(journey.transitions, log.refine(**{key: (b,)}), unit=unit, min_users=int(min_users))
             diff = journey.compare_transitions(ta, tb)
             st.altair_chart(charts.transitions_chart(diff, value="difference"), use_container_width=True)
-            st.caption(f"Red: more of {a}'s exits from the event go there; blue: more of {b}'s.")
-            st.dataframe(diff.head(50), hide_index=True)
+            # the scale runs from red (below 0: B's share is larger) to blue (above 0: A's is)
+            st.caption(f"Blue: more of {a}'s exits from the event go there; red: more of {b}'s "
+                       f"(the difference is {a}'s share less {b}'s).")
+            st.dataframe(diff.head(50), hide_index=True, column_config={
+                "share_a": st.column_config.NumberColumn(f"share, {a}", format="percent"),
+                "share_b": st.column_config.NumberColumn(f"share, {b}", format="percent"),
+                "difference": st.column_config.NumberColumn(format="percent")})
     except JourneyError as e:
         st.error(str(e))
 

@@ -6,6 +6,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from journey import charts
+
 from .conftest import ROOT, SAMPLE
 
 APP = f"{ROOT}/app.py"
@@ -282,6 +284,11 @@ def test_journey_map_comparison_and_timeline(app):
     show(app, "map_view", "transitions")
     app.selectbox(key="trans_compare").set_value("device").run()
     assert not app.exception
+    # Vega's "redblue" runs from red (lowest) to blue (highest): A's larger share, above 0, is blue
+    assert charts.transitions_chart(pd.DataFrame({"source": ["a"], "target": ["b"], "difference": [0.1]}),
+                                    value="difference").to_dict()["encoding"]["color"]["scale"] == {
+        "scheme": "redblue", "domainMid": 0}
+    assert any(c.value.startswith("Blue: more of mobile's exits") for c in app.caption)
     show(app, "map_view", "timeline")
     app.text_input(key="timeline_query").input("003066").run()
     assert not app.exception
