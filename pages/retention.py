@@ -1,5 +1,7 @@
 """Retention & churn: do customers come back, who is leaving, and who is likely to leave next."""
 
+import datetime as dt
+
 import streamlit as st
 
 import journey
@@ -106,8 +108,10 @@ elif view == "churn":
         st.altair_chart(charts.line_chart(rate, "period_end", "churn_rate", y_title="churned customers"),
                         use_container_width=True)
         last = rate.iloc[-1]
+        # period_end is the week's exclusive end (the next Monday, 00:00): its last day is the day before
+        last_day = last["period_end"] - dt.timedelta(days=1)
         st.caption(f"At the end of each week, of the customers seen so far, the share with no event in the "
-                   f"{days} days before it. On {last['period_end']:%d %b %Y}: {fmt.count(last['churned'])} of "
+                   f"{days} days before it. By the end of {last_day:%d %b %Y}: {fmt.count(last['churned'])} of "
                    f"{fmt.count(last['customers'])} ({fmt.percent(last['churn_rate'])}).")
 
 elif view == "clusters":

@@ -364,8 +364,10 @@ def test_retention_page(app):
     assert "personas" not in app.session_state
     app.radio(key="ret_period").set_value("week").run()
     show(app, "ret_section", "churn")
-    # the last week's end: every one of the sample's 5,000 users has been seen
-    assert any(" of 5,000 (" in c.value for c in app.caption), [c.value for c in app.caption]
+    # the last week's end: every one of the sample's 5,000 users has been seen. The sample ends on Sunday
+    # 31 Mar 2024; that week ends at Monday 1 Apr, 00:00, and its last day is the 31st
+    assert any("By the end of 31 Mar 2024: " in c.value and " of 5,000 (" in c.value for c in app.caption), [
+        c.value for c in app.caption]
     app.number_input(key="churn_days").set_value(30).run()
     show(app, "ret_section", "clusters")
     assert "Silhouette" in [m.label for m in app.metric]
