@@ -44,9 +44,11 @@ if view == "leave":
         )
 
         step_names = [f"{i}. {s}" for i, s in enumerate(spec.steps, start=1)]
-        default = step_names.index(f"{int(opp.iloc[0]['step_no'])}. {opp.iloc[0]['step']}") - 1 if not opp.empty else 0
+        choices = step_names[1:]  # the people who left before step 2 on
+        biggest = f"{int(opp.iloc[0]['step_no'])}. {opp.iloc[0]['step']}" if not opp.empty else None
         pick = st.selectbox("Look at the people who left before step",
-                            links.keep_valid("dropoff_step", step_names[1:], default=step_names[1:][max(0, default)]),
+                            links.keep_valid("dropoff_step", choices,
+                                             default=biggest if biggest in choices else choices[0]),
                             key="dropoff_step")
         step_no = step_names.index(pick) + 1
         paths = compute(journey.dropoff_paths, log, steps=spec.steps, step_no=step_no, **spec.options())

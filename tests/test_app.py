@@ -17,6 +17,11 @@ def metrics(at):
     return {m.label: m.value for m in at.metric}
 
 
+def filter_devices(at, devices):
+    """Set the sidebar's Device filter and rerun."""
+    [w for w in at.sidebar.multiselect if w.label == "Device"][0].set_value(devices).run()
+
+
 def show(at, key, view):
     """Pick a page's view (the row of choices above it: only that view is drawn)."""
     at.radio(key=key).set_value(view).run()
@@ -42,8 +47,7 @@ def test_overview_on_the_sample(app):
 
 def test_device_filter_changes_the_numbers(app):
     df = pd.read_csv(SAMPLE, dtype=str)
-    device = [w for w in app.sidebar.multiselect if w.label == "Device"][0]
-    device.set_value(["mobile"]).run()
+    filter_devices(app, ["mobile"])
     assert not app.exception
     mobile = df[df["device"] == "mobile"]
     assert metrics(app)["Events"] == f"{len(mobile):,}"
@@ -307,7 +311,6 @@ def test_every_page_and_view_draws_before_and_after_a_filter_change(app):
     kept by its view printed one at the first rerun after it was drawn)."""
     assert sorted(PAGE_VIEWS) == sorted(f"pages/{name}" for name in os.listdir(os.path.join(ROOT, "pages"))
                                         if name.endswith(".py"))
-    device = lambda: [w for w in app.sidebar.multiselect if w.label == "Device"][0]
     for page, views in PAGE_VIEWS.items():
         app.switch_page(page).run()
         for view in views[1] if views else [None]:
@@ -315,7 +318,7 @@ def test_every_page_and_view_draws_before_and_after_a_filter_change(app):
                 show(app, views[0], view)
             for devices in ("as opened", ["mobile"], []):
                 if devices != "as opened":
-                    device().set_value(devices).run()
+                    filter_devices(app, devices)
                 assert not app.exception, (page, view, devices)
                 assert [w.value for w in app.warning] == [], (page, view, devices)
 
@@ -325,7 +328,7 @@ def test_no_widget_warns_that_its_value_was_also_set_through_session_state(app):
     index printed Streamlit's warning on the page at the next rerun: the drop-off step after a filter
     change, the stage trend's period, the transitions' segment B."""
     def rerun_with_device(devices):
-        [w for w in app.sidebar.multiselect if w.label == "Device"][0].set_value(devices).run()
+        filter_devices(app, devices)
         assert not app.exception
         assert [w.value for w in app.warning if "Session State API" in w.value] == []
 
