@@ -110,6 +110,7 @@ class _Events:
         self.table, self.order, self.unit_no = table, order, unit_no
         self._full = full if full is not None else {}
         self.t, self.e = self._numbers("t"), self._numbers("e")
+        self.ids_from_hashes = False  # set by _in_order when the units were told apart by hash and length
 
     def _column(self, name: str) -> np.ndarray:
         return _as_numpy(self.table, self._full, name)
@@ -132,8 +133,12 @@ class _Events:
         return self._column("r")[positions if self.order is None else self.order[positions]]
 
     def text(self, name: str, positions: np.ndarray) -> pa.Array:
-        """Column ``name`` at the given positions of the ordered events."""
+        """Column ``name`` at the given positions of the ordered events (short user ids are read back
+        from their hashes, see :func:`short_texts_of_hashes`: Arrow's gather from the table's chunks
+        took 56 ms for 675k ids)."""
         rows = positions if self.order is None else self.order[positions]
+        if name == "k" and self.ids_from_hashes:
+            return short_texts_of_hashes(self._column("h")[rows], self._full["id_lengths"][rows])
         return self.table.column(name).take(pa.array(rows))
 
     def split(self, n: int) -> list[_Events]:
@@ -240,8 +245,6 @@ def _in_order(table: pa.Table, rows: np.ndarray | None = None, full: dict[str, n
         change = _starts_of_runs(pc.not_equal(k[1:], k[:-1]).to_numpy(zero_copy_only=False))
         if _later_within_runs(table, full, change) and _one_run_per_unit(table, k, np.flatnonzero(change)):
             return _Events(table, None, _run_numbers(change), full)
-    k = _one_chunk(k)
-
     def grouped(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The positions (in ``table``) in (unit, time, row) order, and each one's unit number."""
         if by_unit_alone:
@@ -256,13 +259,110 @@ def _in_order(table: pa.Table, rows: np.ndarray | None = None, full: dict[str, n
     if "h" in table.column_names:
         # numbering the 64-bit hashes took 0.25 s for 7M events, Arrow's dictionary encoding of the text
         # 0.6 s; the hash numbers are kept only when each unit so formed has one text (two units sharing a
-        # hash would otherwise be one), else the text is encoded: exact either way
+        # hash would otherwise be one), else the text is encoded: exact either way. Ids of at most 8 bytes
+        # need only their lengths compared (see _short_id_lengths), not the ids themselves.
         h = _as_numpy(table, full, "h")
-        order, unit_no = grouped(pd.factorize(h if rows is None else h[rows])[0])
-        if _one_text_per_run(k.take(pa.array(order)), unit_no):
+        codes = pd.factorize(h if rows is None else h[rows])[0]
+        order, unit_no = grouped(codes)
+        if _one_length_per_code(table, full, rows, codes):
+            events = _Events(table, order, unit_no, full)
+            events.ids_from_hashes = True
+            return events
+        if _one_text_per_run(_one_chunk(k).take(pa.array(order)), unit_no):
             return _Events(table, order, unit_no, full)
+    k = _one_chunk(k)
     codes = pc.dictionary_encode(k if rows is None else k.take(pa.array(rows))).indices.to_numpy(zero_copy_only=False)
     return _Events(table, *grouped(codes), full)
+
+
+# DuckDB's hash of a text of 1 to 8 bytes (``Hash(string_t)`` in its hash.cpp): the bytes read as one
+# little-endian word w, zero-padded, and the byte length L give murmur((SEED ^ L * LENGTH_MIX ^ w) * MIX),
+# where murmur is its MurmurHash64 finaliser. For each L, w -> hash is a bijection: xor with a constant,
+# multiplication by an odd number, and murmur's xor-shifts and odd multiplications are each undone
+# exactly. Two different ids of the same length up to 8 bytes therefore never share a hash.
+_MASK = (1 << 64) - 1
+_SEED, _LENGTH_MIX, _MIX = 0xE17A1465, 0xC6A4A7935BD1E995, 0xD6E8FEB86659FD93
+
+
+def duckdb_hash_of_short_text(data: bytes) -> int:
+    """DuckDB's ``hash()`` of a text of 1 to 8 bytes, computed as DuckDB does (the formula above)."""
+    h = _SEED ^ ((len(data) * _LENGTH_MIX) & _MASK)
+    h = ((h ^ int.from_bytes(data.ljust(8, b"\0"), "little")) * _MIX) & _MASK
+    for _ in range(2):
+        h ^= h >> 32
+        h = (h * _MIX) & _MASK
+    return h ^ (h >> 32)
+
+
+_MIX_INVERSE = pow(_MIX, -1, 1 << 64)
+
+
+def short_texts_of_hashes(h: np.ndarray, lengths: np.ndarray) -> pa.Array:
+    """The texts of 1 to 8 bytes whose DuckDB hashes are ``h`` and byte lengths ``lengths``: the formula
+    above undone (each xor-shift by 32 bits is its own inverse, each multiplication is undone by the
+    inverse of its odd factor modulo 2**64). Exact for hashes of such texts, as checked by
+    :func:`_short_id_lengths`."""
+    x = h.astype(np.uint64, copy=True)
+    mix_inverse = np.uint64(_MIX_INVERSE)
+    for _ in range(2):
+        x ^= x >> np.uint64(32)
+        x *= mix_inverse
+    x ^= x >> np.uint64(32)
+    x *= mix_inverse
+    x ^= np.uint64(_SEED) ^ (lengths.astype(np.uint64) * np.uint64(_LENGTH_MIX))
+    if sys.byteorder != "little":
+        x = x.byteswap()
+    kept = np.arange(8, dtype=np.uint8) < lengths[:, None]
+    data = x.view(np.uint8).reshape(-1, 8)[kept]
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int32)
+    np.cumsum(lengths, out=offsets[1:])
+    return pa.StringArray.from_buffers(len(lengths), pa.py_buffer(offsets), pa.py_buffer(data))
+
+
+SAMPLE_OF_HASHES = 64
+
+
+def _short_id_lengths(table: pa.Table, full: dict[str, np.ndarray]) -> np.ndarray | None:
+    """Each row's user id (``k``) length in bytes, when every id is 1 to 8 bytes long and DuckDB's hash
+    ``h`` of the ids is the formula above (checked on up to :data:`SAMPLE_OF_HASHES` rows spread over the
+    table: another DuckDB hashing otherwise would differ on nearly every one); else None. Read from the
+    Arrow offsets, without copying any id; kept in ``full``."""
+    if "id_lengths" not in full:
+        full["id_lengths"] = _id_lengths(table.column("k"), table.column("h"))
+    return full["id_lengths"]
+
+
+def _id_lengths(k: pa.ChunkedArray, h: pa.ChunkedArray) -> np.ndarray | None:
+    pieces = []
+    for chunk in k.chunks:
+        if chunk.type != pa.string() or chunk.null_count:
+            return None
+        offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int32, count=len(chunk) + 1, offset=chunk.offset * 4)
+        lengths = np.diff(offsets)
+        if len(lengths) and (lengths.min() < 1 or lengths.max() > 8):
+            return None
+        pieces.append(lengths.astype(np.uint8))
+    size = len(k)
+    for at in np.unique(np.linspace(0, size - 1, min(size, SAMPLE_OF_HASHES)).astype(np.int64)):
+        if duckdb_hash_of_short_text(k[int(at)].as_py().encode()) != h[int(at)].as_py():
+            return None
+    return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.uint8)
+
+
+def _one_length_per_code(table: pa.Table, full: dict[str, np.ndarray], rows: np.ndarray | None,
+                         codes: np.ndarray) -> bool:
+    """Whether the rows (those at ``rows``) numbered alike by their hash (``codes``) have user ids of
+    one length of at most 8 bytes: then the ids are equal too (see :func:`duckdb_hash_of_short_text`)."""
+    lengths = _short_id_lengths(table, full)
+    if lengths is None:
+        return False
+    if rows is not None:
+        lengths = lengths[rows]
+    if not len(codes):
+        return True
+    first = np.zeros(int(codes.max()) + 1, dtype=np.uint8)
+    first[codes] = lengths  # of repeated codes, one row's length is kept: any other must equal it
+    return bool((first[codes] == lengths).all())
 
 
 def _later_within_runs(table: pa.Table, full: dict[str, np.ndarray], starts: np.ndarray) -> bool:
@@ -396,11 +496,15 @@ def _parts(table: pa.Table, most: int | None = None) -> list[_Events]:
         # converted once here, not in each part's thread, and at the same time: each is a copy of the
         # table's chunks, into memory the system maps afresh (3 columns and the user ids: 0.02-0.17 s
         # one after the other at 10M events, depending on how soon the system hands the memory over)
+        # the user ids are combined into one array only when they are to be compared (see _in_order)
         def convert(name: str):
-            return _one_chunk(table.column(name)) if name == "k" else _as_numpy(table, full, name)
+            if name != "k":
+                return _as_numpy(table, full, name)
+            return None if _short_id_lengths(table, full) is not None else _one_chunk(table.column("k"))
 
         *_, k = _in_threads(convert, ["t", "h", "r", "k"])  # the numbers are kept in ``full``
-        table = table.set_column(table.column_names.index("k"), "k", pa.chunked_array([k]))
+        if k is not None:
+            table = table.set_column(table.column_names.index("k"), "k", pa.chunked_array([k]))
         if _increasing(table, full, "r", strictly=True):
             _increasing(table, full, "t", strictly=False)
         part = _hash_parts(full["h"], n)
