@@ -245,6 +245,7 @@ def _in_order(table: pa.Table, rows: np.ndarray | None = None, full: dict[str, n
         change = _starts_of_runs(pc.not_equal(k[1:], k[:-1]).to_numpy(zero_copy_only=False))
         if _later_within_runs(table, full, change) and _one_run_per_unit(table, k, np.flatnonzero(change)):
             return _Events(table, None, _run_numbers(change), full)
+
     def grouped(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The positions (in ``table``) in (unit, time, row) order, and each one's unit number."""
         if by_unit_alone:
