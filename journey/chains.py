@@ -133,12 +133,14 @@ class _Events:
         return self._column("r")[positions if self.order is None else self.order[positions]]
 
     def text(self, name: str, positions: np.ndarray) -> pa.Array:
-        """Column ``name`` at the given positions of the ordered events (short user ids are read back
-        from their hashes, see :func:`short_texts_of_hashes`: Arrow's gather from the table's chunks
+        """Column ``name`` at the given positions of the ordered events (user ids of up to 16 bytes are
+        read back from their hashes, see :func:`short_texts_of_hashes`: Arrow's gather from the table's chunks
         took 56 ms for 675k ids)."""
         rows = positions if self.order is None else self.order[positions]
         if name == "k" and self.ids_from_hashes:
-            return short_texts_of_hashes(self._column("h")[rows], self._full["id_lengths"][rows])
+            lengths, tails = self._full["short_ids"]
+            return short_texts_of_hashes(self._column("h")[rows], lengths[rows],
+                                         None if tails is None else tails[rows])
         return self.table.column(name).take(pa.array(rows))
 
     def split(self, n: int) -> list[_Events]:
@@ -260,12 +262,12 @@ def _in_order(table: pa.Table, rows: np.ndarray | None = None, full: dict[str, n
     if "h" in table.column_names:
         # numbering the 64-bit hashes took 0.25 s for 7M events, Arrow's dictionary encoding of the text
         # 0.6 s; the hash numbers are kept only when each unit so formed has one text (two units sharing a
-        # hash would otherwise be one), else the text is encoded: exact either way. Ids of at most 8 bytes
-        # need only their lengths compared (see _short_id_lengths), not the ids themselves.
+        # hash would otherwise be one), else the text is encoded: exact either way. Ids of at most 16 bytes
+        # need only their lengths and bytes past the 8th compared (see _short_ids), not the whole ids.
         h = _as_numpy(table, full, "h")
         codes = pd.factorize(h if rows is None else h[rows])[0]
         order, unit_no = grouped(codes)
-        if _one_length_per_code(table, full, rows, codes):
+        if _one_id_per_code(table, full, rows, codes):
             events = _Events(table, order, unit_no, full)
             events.ids_from_hashes = True
             return events
@@ -276,45 +278,51 @@ def _in_order(table: pa.Table, rows: np.ndarray | None = None, full: dict[str, n
     return _Events(table, *grouped(codes), full)
 
 
-# DuckDB's hash of a text of 1 to 8 bytes (``Hash(string_t)`` in its hash.cpp): the bytes read as one
-# little-endian word w, zero-padded, and the byte length L give murmur((SEED ^ L * LENGTH_MIX ^ w) * MIX),
-# where murmur is its MurmurHash64 finaliser. For each L, w -> hash is a bijection: xor with a constant,
-# multiplication by an odd number, and murmur's xor-shifts and odd multiplications are each undone
-# exactly. Two different ids of the same length up to 8 bytes therefore never share a hash.
+# DuckDB's hash of a text of 1 to 16 bytes (``Hash(string_t)`` in its hash.cpp): with L the byte length and
+# w1, w2 its bytes 0-7 and 8-15 read as little-endian words, zero-padded (w2 only past 8 bytes),
+#     h = SEED ^ L * LENGTH_MIX;  h = (h ^ w1) * MIX;  [h = (h ^ w2) * MIX;]  hash = murmur(h)
+# where murmur is its MurmurHash64 finaliser. For a given L and w2, w1 -> hash is a bijection: an xor
+# with a constant, a multiplication by an odd number, and murmur's xor-shifts by 32 bits and odd
+# multiplications are each undone exactly. Two different ids with the same length (at most 16 bytes)
+# and the same bytes past the 8th therefore never share a hash: the length and those bytes (the "tail")
+# are compared instead of the whole id, and the id is read back from the three.
+LONGEST_HASHED_ID = 16
 _MASK = (1 << 64) - 1
 _SEED, _LENGTH_MIX, _MIX = 0xE17A1465, 0xC6A4A7935BD1E995, 0xD6E8FEB86659FD93
+_MIX_INVERSE = pow(_MIX, -1, 1 << 64)
 
 
 def duckdb_hash_of_short_text(data: bytes) -> int:
-    """DuckDB's ``hash()`` of a text of 1 to 8 bytes, computed as DuckDB does (the formula above)."""
+    """DuckDB's ``hash()`` of a text of 1 to 16 bytes, computed as DuckDB does (the formula above)."""
     h = _SEED ^ ((len(data) * _LENGTH_MIX) & _MASK)
-    h = ((h ^ int.from_bytes(data.ljust(8, b"\0"), "little")) * _MIX) & _MASK
+    for block in (data[:8], data[8:16]) if len(data) > 8 else (data,):
+        h = ((h ^ int.from_bytes(block.ljust(8, b"\0"), "little")) * _MIX) & _MASK
     for _ in range(2):
         h ^= h >> 32
         h = (h * _MIX) & _MASK
     return h ^ (h >> 32)
 
 
-_MIX_INVERSE = pow(_MIX, -1, 1 << 64)
-
-
-def short_texts_of_hashes(h: np.ndarray, lengths: np.ndarray) -> pa.Array:
-    """The texts of 1 to 8 bytes whose DuckDB hashes are ``h`` and byte lengths ``lengths``: the formula
-    above undone (each xor-shift by 32 bits is its own inverse, each multiplication is undone by the
-    inverse of its odd factor modulo 2**64). Exact for hashes of such texts, as checked by
-    :func:`_short_id_lengths`."""
+def short_texts_of_hashes(h: np.ndarray, lengths: np.ndarray, tails: np.ndarray | None = None) -> pa.Array:
+    """The texts of 1 to 16 bytes whose DuckDB hashes are ``h``, byte lengths ``lengths`` and bytes past
+    the 8th ``tails`` (a little-endian word each; None when no text is longer than 8 bytes): the formula
+    above undone. Exact for hashes of such texts, as :func:`_short_ids` checks them."""
     x = h.astype(np.uint64, copy=True)
     mix_inverse = np.uint64(_MIX_INVERSE)
-    for _ in range(2):
+    for _ in range(2):  # murmur undone: each xor-shift by 32 bits is its own inverse
         x ^= x >> np.uint64(32)
         x *= mix_inverse
     x ^= x >> np.uint64(32)
+    if tails is not None:  # the second word's step undone where there is one
+        long = lengths > 8
+        x[long] = (x[long] * mix_inverse) ^ tails[long]
     x *= mix_inverse
     x ^= np.uint64(_SEED) ^ (lengths.astype(np.uint64) * np.uint64(_LENGTH_MIX))
+    words = np.stack([x, tails if tails is not None else np.zeros_like(x)], axis=1)
     if sys.byteorder != "little":
-        x = x.byteswap()
-    kept = np.arange(8, dtype=np.uint8) < lengths[:, None]
-    data = x.view(np.uint8).reshape(-1, 8)[kept]
+        words = words.byteswap()
+    kept = np.arange(16, dtype=np.uint8) < lengths[:, None]
+    data = words.view(np.uint8).reshape(-1, 16)[kept]
     offsets = np.zeros(len(lengths) + 1, dtype=np.int32)
     np.cumsum(lengths, out=offsets[1:])
     return pa.StringArray.from_buffers(len(lengths), pa.py_buffer(offsets), pa.py_buffer(data))
@@ -323,47 +331,74 @@ def short_texts_of_hashes(h: np.ndarray, lengths: np.ndarray) -> pa.Array:
 SAMPLE_OF_HASHES = 64
 
 
-def _short_id_lengths(table: pa.Table, full: dict[str, np.ndarray]) -> np.ndarray | None:
-    """Each row's user id (``k``) length in bytes, when every id is 1 to 8 bytes long and DuckDB's hash
-    ``h`` of the ids is the formula above (checked on up to :data:`SAMPLE_OF_HASHES` rows spread over the
-    table: another DuckDB hashing otherwise would differ on nearly every one); else None. Read from the
-    Arrow offsets, without copying any id; kept in ``full``."""
-    if "id_lengths" not in full:
-        full["id_lengths"] = _id_lengths(table.column("k"), table.column("h"))
-    return full["id_lengths"]
+def _short_ids(table: pa.Table, full: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """Each row's user id (``k``) length in bytes and its bytes past the 8th as a word (None when no id is
+    longer than 8 bytes), when every id is 1 to 16 bytes long and DuckDB's hash ``h`` of the ids is the
+    formula above (checked on up to :data:`SAMPLE_OF_HASHES` rows spread over the table: another DuckDB
+    hashing otherwise would differ on nearly every one); else None. Read from the Arrow buffers, without
+    copying any id; kept in ``full``."""
+    if "short_ids" not in full:
+        full["short_ids"] = _lengths_and_tails(table.column("k"), table.column("h"))
+    return full["short_ids"]
 
 
-def _id_lengths(k: pa.ChunkedArray, h: pa.ChunkedArray) -> np.ndarray | None:
-    pieces = []
+def _lengths_and_tails(k: pa.ChunkedArray, h: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray | None] | None:
+    lengths, tails = [], []
     for chunk in k.chunks:
         if chunk.type != pa.string() or chunk.null_count:
             return None
         offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int32, count=len(chunk) + 1, offset=chunk.offset * 4)
-        lengths = np.diff(offsets)
-        if len(lengths) and (lengths.min() < 1 or lengths.max() > 8):
+        size = np.diff(offsets)
+        if len(size) and (size.min() < 1 or size.max() > LONGEST_HASHED_ID):
             return None
-        pieces.append(lengths.astype(np.uint8))
-    size = len(k)
-    for at in np.unique(np.linspace(0, size - 1, min(size, SAMPLE_OF_HASHES)).astype(np.int64)):
+        lengths.append(size.astype(np.uint8))
+        tails.append(_tails(chunk.buffers()[2], offsets[:-1], size))
+    count = len(k)
+    for at in np.unique(np.linspace(0, count - 1, min(count, SAMPLE_OF_HASHES)).astype(np.int64)):
         if duckdb_hash_of_short_text(k[int(at)].as_py().encode()) != h[int(at)].as_py():
             return None
-    return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.uint8)
+    if not lengths:
+        return np.zeros(0, dtype=np.uint8), None
+    every_tail = None
+    if any(t is not None for t in tails):
+        every_tail = np.concatenate([t if t is not None else np.zeros(len(n), np.uint64) for t, n in zip(tails, lengths)])
+    return np.concatenate(lengths), every_tail
 
 
-def _one_length_per_code(table: pa.Table, full: dict[str, np.ndarray], rows: np.ndarray | None,
-                         codes: np.ndarray) -> bool:
-    """Whether the rows (those at ``rows``) numbered alike by their hash (``codes``) have user ids of
-    one length of at most 8 bytes: then the ids are equal too (see :func:`duckdb_hash_of_short_text`)."""
-    lengths = _short_id_lengths(table, full)
-    if lengths is None:
+def _tails(data: pa.Buffer, starts: np.ndarray, size: np.ndarray) -> np.ndarray | None:
+    """Of texts of 1 to 16 bytes at ``starts`` in ``data``, the bytes past the 8th as a little-endian word
+    (0 for texts of at most 8 bytes); None when none is longer. Each long text's last 8 bytes are read
+    in place (inside the text, so never past the buffer) and shifted down, as DuckDB itself reads them."""
+    long = np.flatnonzero(size > 8)
+    if not len(long):
+        return None
+    words = np.ndarray(shape=(data.size - 7,), dtype="<u8", buffer=data, strides=(1,))  # one per byte
+    end = starts[long].astype(np.int64) + size[long]
+    tails = np.zeros(len(size), dtype=np.uint64)
+    tails[long] = words[end - 8] >> ((16 - size[long]).astype(np.uint64) * np.uint64(8))
+    return tails
+
+
+def _one_id_per_code(table: pa.Table, full: dict[str, np.ndarray], rows: np.ndarray | None,
+                     codes: np.ndarray) -> bool:
+    """Whether the rows (those at ``rows``) numbered alike by their hash (``codes``) have user ids of one
+    length of at most 16 bytes and the same bytes past the 8th: then the ids are equal too (see
+    :func:`duckdb_hash_of_short_text`)."""
+    short = _short_ids(table, full)
+    if short is None:
         return False
-    if rows is not None:
-        lengths = lengths[rows]
     if not len(codes):
         return True
-    first = np.zeros(int(codes.max()) + 1, dtype=np.uint8)
-    first[codes] = lengths  # of repeated codes, one row's length is kept: any other must equal it
-    return bool((first[codes] == lengths).all())
+    for values in short:
+        if values is None:
+            continue
+        if rows is not None:
+            values = values[rows]
+        first = np.zeros(int(codes.max()) + 1, dtype=values.dtype)
+        first[codes] = values  # of repeated codes, one row's value is kept: any other must equal it
+        if not (first[codes] == values).all():
+            return False
+    return True
 
 
 def _later_within_runs(table: pa.Table, full: dict[str, np.ndarray], starts: np.ndarray) -> bool:
@@ -501,7 +536,7 @@ def _parts(table: pa.Table, most: int | None = None) -> list[_Events]:
         def convert(name: str):
             if name != "k":
                 return _as_numpy(table, full, name)
-            return None if _short_id_lengths(table, full) is not None else _one_chunk(table.column("k"))
+            return None if _short_ids(table, full) is not None else _one_chunk(table.column("k"))
 
         *_, k = _in_threads(convert, ["t", "h", "r", "k"])  # the numbers are kept in ``full``
         if k is not None:

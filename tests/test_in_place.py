@@ -313,37 +313,50 @@ def _duckdb_hashes(texts):
 
 
 def test_duckdbs_hash_of_a_short_id_is_the_formula_and_is_undone_exactly():
-    """User ids of 1 to 8 bytes are told apart by DuckDB's hash and their length (no id compared), and read
-    back from the two: both rest on DuckDB's hash being the formula in chains, checked here against DuckDB
-    itself on ids of every length from 1 to 8 bytes, ASCII and not (a DuckDB that hashes otherwise fails
-    this, and the funnel then compares the ids, see the next test)."""
+    """User ids of 1 to 16 bytes are told apart by DuckDB's hash, their length and their bytes past the
+    8th (no whole id compared), and read back from the three: both rest on DuckDB's hash being the formula
+    in chains, checked here against DuckDB itself on ids of every length from 1 to 16 bytes, ASCII and
+    not (a DuckDB that hashes otherwise fails this, and the funnel then compares the ids, see the next
+    test)."""
     import numpy as np
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
     from journey import chains
 
-    short = st.text(min_size=1, max_size=8).filter(lambda s: 1 <= len(s.encode()) <= 8)
+    short = st.text(min_size=1, max_size=16).filter(lambda s: 1 <= len(s.encode()) <= 16)
 
-    @settings(max_examples=60, deadline=None)
+    @settings(max_examples=80, deadline=None)
     @given(st.lists(short, min_size=1, max_size=40))
     def check(texts):
         h = _duckdb_hashes(texts)
         assert [chains.duckdb_hash_of_short_text(t.encode()) for t in texts] == h.tolist()
-        lengths = np.array([len(t.encode()) for t in texts], np.uint8)
-        assert chains.short_texts_of_hashes(h, lengths).to_pylist() == texts
+        data = [t.encode() for t in texts]
+        lengths = np.array([len(d) for d in data], np.uint8)
+        tails = np.array([int.from_bytes(d[8:].ljust(8, b"\0"), "little") for d in data], np.uint64)
+        assert chains.short_texts_of_hashes(h, lengths, tails).to_pylist() == texts
+        if lengths.max() <= 8:
+            assert chains.short_texts_of_hashes(h, lengths).to_pylist() == texts
+        # the tails as read from an Arrow array's own buffers, where each text's last 8 bytes are loaded
+        arrow = pa.array(texts, pa.string())
+        offsets = np.frombuffer(arrow.buffers()[1], np.int32)[: len(texts) + 1]
+        got = chains._tails(arrow.buffers()[2], offsets[:-1], np.diff(offsets))
+        assert (got if got is not None else np.zeros(len(texts), np.uint64)).tolist() == tails.tolist()
+
+    import pyarrow as pa
 
     check()
-    # worked once by hand from the formula (seed, length mix, multiplier, MurmurHash64's finaliser)
-    assert chains.duckdb_hash_of_short_text(b"a") == int(_duckdb_hashes(["a"])[0])
+    # each path of DuckDB's hash: empty tail (8 bytes), inlined (12 bytes), in a buffer (13 and 16 bytes)
+    fixed = ["a", "12345678", "123456789012", "1234567890123", "1234567890123456"]
+    assert [chains.duckdb_hash_of_short_text(t.encode()) for t in fixed] == _duckdb_hashes(fixed).tolist()
 
 
 def test_short_ids_are_numbered_by_hash_and_length_and_others_by_their_text(monkeypatch):
-    """Read in place, each row comes with its user id's hash. Ids of at most 8 bytes whose hashes are
-    DuckDB's formula are grouped by hash with one length per group, and read back from the hash; when a
-    group's lengths differ (a made-up hash shared by 'a' and 'ab' here, the sample check looking at the
-    first row only), or an id is longer than 8 bytes, or the hashes are not the formula, the ids
-    themselves are compared: the units are the same every way."""
+    """Read in place, each row comes with its user id's hash. Ids of at most 16 bytes whose hashes are
+    DuckDB's formula are grouped by hash, with one length and one tail (the bytes past the 8th) per
+    group, and read back from the hash. The ids themselves are compared instead when a group's lengths
+    or tails differ (made-up hashes here, the sample check looking at the first row only), an id is
+    longer than 16 bytes, or the hashes are not the formula: the units are the same every way."""
     import numpy as np
     import pyarrow as pa
 
@@ -355,29 +368,42 @@ def test_short_ids_are_numbered_by_hash_and_length_and_others_by_their_text(monk
         return pa.table({"k": k, "t": list(range(n)), "r": list(range(1, n + 1)), "h": pa.array(h, pa.uint64()),
                          "e": pa.array([0] * n, pa.int8())})
 
-    ids = ["ab", "a", "ab", "zz9-1234", "a"]
+    ids = ["ab", "a", "ab", "zz9-1234", "a", "customer-00017", "customer-00017", "customer-00018"]
     plain = table(ids)
     full: dict = {}
-    assert chains._short_id_lengths(plain, full).tolist() == [2, 1, 2, 8, 1]
+    lengths, tails = chains._short_ids(plain, full)
+    assert lengths.tolist() == [2, 1, 2, 8, 1, 14, 14, 14]
+    assert tails[:5].tolist() == [0] * 5 and tails[5] == tails[6] != tails[7]
+    assert tails[5] == int.from_bytes(b"-00017", "little")
     events = chains._in_order(plain, full=full)
-    assert events.text("k", np.arange(5)).to_pylist() == ["ab", "ab", "a", "a", "zz9-1234"]
-    assert list(events.unit_no) == [0, 0, 1, 1, 2]
+    assert events.ids_from_hashes
+    assert events.text("k", np.arange(8)).to_pylist() == [
+        "ab", "ab", "a", "a", "zz9-1234", "customer-00017", "customer-00017", "customer-00018"]
+    assert list(events.unit_no) == [0, 0, 1, 1, 2, 3, 3, 4]
+    assert chains._short_ids(table(["a", "ab"]), {})[1] is None  # no id past 8 bytes: no tails
 
-    longer = table(["a-longer-id", "a", "a-longer-id"])
-    assert chains._short_id_lengths(longer, {}) is None
-    assert chains._in_order(longer).text("k", np.arange(3)).to_pylist() == ["a-longer-id", "a-longer-id", "a"]
+    longer = table(["a-user-id-of-17-b", "a", "a-user-id-of-17-b"])
+    assert chains._short_ids(longer, {}) is None
+    events = chains._in_order(longer)
+    assert not events.ids_from_hashes
+    assert events.text("k", np.arange(3)).to_pylist() == ["a-user-id-of-17-b", "a-user-id-of-17-b", "a"]
 
     h = _duckdb_hashes(ids)
     not_the_formula = table(ids, h=h + np.uint64(1))
-    assert chains._short_id_lengths(not_the_formula, {}) is None
-    assert list(chains._in_order(not_the_formula).unit_no) == [0, 0, 1, 1, 2]
+    assert chains._short_ids(not_the_formula, {}) is None
+    assert list(chains._in_order(not_the_formula).unit_no) == [0, 0, 1, 1, 2, 3, 3, 4]
 
-    monkeypatch.setattr(chains, "SAMPLE_OF_HASHES", 1)
-    h[1] = h[4] = h[0]  # 'a' given the hash of 'ab'
-    shared = table(ids, h=h)
-    full = {}
-    assert chains._short_id_lengths(shared, full) is not None  # the first row alone is checked
-    assert not chains._one_length_per_code(shared, full, None, np.array([0, 0, 0, 1, 0]))
-    events = chains._in_order(shared, full=full)
-    assert sorted(events.text("k", np.arange(5)).to_pylist()) == sorted(ids)
-    assert len(set(events.unit_no.tolist())) == 3
+    monkeypatch.setattr(chains, "SAMPLE_OF_HASHES", 1)  # the first row alone is checked
+    for a, b in ((1, 0), (7, 5)):  # 'a' given the hash of 'ab' (lengths differ); -00018 that of -00017
+        shared = h.copy()
+        shared[a] = h[b]
+        if a == 1:
+            shared[4] = h[b]
+        made_up = table(ids, h=shared)
+        full = {}
+        assert chains._short_ids(made_up, full) is not None
+        assert not chains._one_id_per_code(made_up, full, None, np.unique(shared, return_inverse=True)[1])
+        events = chains._in_order(made_up, full=full)
+        assert not events.ids_from_hashes
+        assert sorted(events.text("k", np.arange(8)).to_pylist()) == sorted(ids)
+        assert len(set(events.unit_no.tolist())) == 5
