@@ -361,7 +361,8 @@ def _lengths_and_tails(k: pa.ChunkedArray, h: pa.ChunkedArray) -> tuple[np.ndarr
         return np.zeros(0, dtype=np.uint8), None
     every_tail = None
     if any(t is not None for t in tails):
-        every_tail = np.concatenate([t if t is not None else np.zeros(len(n), np.uint64) for t, n in zip(tails, lengths)])
+        every_tail = np.concatenate([t if t is not None else np.zeros(len(n), np.uint64)
+                                     for t, n in zip(tails, lengths)])
     return np.concatenate(lengths), every_tail
 
 
