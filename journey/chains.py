@@ -106,11 +106,12 @@ class _Events:
     on demand (``full`` holds columns of the whole table already converted to numpy, shared by parts)."""
 
     def __init__(self, table: pa.Table, order: np.ndarray | None, unit_no: np.ndarray,
-                 full: dict[str, np.ndarray] | None = None):
+                 full: dict[str, np.ndarray] | None = None, ids_from_hashes: bool = False):
         self.table, self.order, self.unit_no = table, order, unit_no
         self._full = full if full is not None else {}
         self.t, self.e = self._numbers("t"), self._numbers("e")
-        self.ids_from_hashes = False  # set by _in_order when the units were told apart by hash and length
+        # the units were told apart by hash, length and tail (_one_id_per_code): their ids are read back
+        self.ids_from_hashes = ids_from_hashes
 
     def _column(self, name: str) -> np.ndarray:
         return _as_numpy(self.table, self._full, name)
@@ -268,9 +269,7 @@ def _in_order(table: pa.Table, rows: np.ndarray | None = None, full: dict[str, n
         codes = pd.factorize(h if rows is None else h[rows])[0]
         order, unit_no = grouped(codes)
         if _one_id_per_code(table, full, rows, codes):
-            events = _Events(table, order, unit_no, full)
-            events.ids_from_hashes = True
-            return events
+            return _Events(table, order, unit_no, full, ids_from_hashes=True)
         if _one_text_per_run(_one_chunk(k).take(pa.array(order)), unit_no):
             return _Events(table, order, unit_no, full)
     k = _one_chunk(k)
