@@ -307,7 +307,7 @@ def _duckdb_hashes(texts):
 
     con = duckdb.connect()
     try:
-        return np.array(con.execute("SELECT list_transform($t, x -> hash(x))", {"t": texts}).fetchone()[0], np.uint64)
+        return np.array(con.execute("SELECT list_transform($t, lambda x: hash(x))", {"t": texts}).fetchone()[0], np.uint64)
     finally:
         con.close()
 
