@@ -406,6 +406,23 @@ def bars_chart(df: pd.DataFrame, x: str, y: str, *, x_title: str | None = None, 
     return alt.Chart(df).mark_bar().encode(**enc).properties(height=height)
 
 
+def histogram_chart(df: pd.DataFrame, start: str, count: str, *, width: float = 1, x_title: str | None = None,
+                    y_title: str | None = None, height: int = 240) -> alt.Chart:
+    """Bars of an already-binned distribution: each row counts the values in [``start``, ``start`` + ``width``).
+
+    Each bar spans its bin, so the axis starts where the first bin does (bars centred on a quantitative
+    value reached below 0: "days between orders" from -4).
+    """
+    binned = df.assign(bin_end=df[start] + width)
+    return alt.Chart(binned).mark_bar().encode(
+        x=alt.X(f"{start}:Q", bin="binned", title=x_title or start),
+        x2=alt.X2("bin_end"),
+        y=alt.Y(f"{count}:Q", title=y_title or count),
+        tooltip=[alt.Tooltip(f"{start}:Q", title="from"), alt.Tooltip("bin_end:Q", title="up to"),
+                 alt.Tooltip(f"{count}:Q", format=",")],
+    ).properties(height=height)
+
+
 def line_chart(df: pd.DataFrame, x: str, y: str, *, y_format: str = "%", y_title: str | None = None,
                height: int = 240) -> alt.Chart:
     """A line over time of one measure (churn rate, NPS…)."""

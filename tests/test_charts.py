@@ -56,3 +56,14 @@ def test_the_layers_of_a_chart_read_one_table():
     assert len(_tables(spec)) == 1 and len(spec["datasets"]) == 1
     diagonal = spec["layer"][0]["encoding"]
     assert [diagonal[c]["datum"] for c in ("x", "y", "x2", "y2")] == [0, 0, 1, 1]
+
+
+def test_a_histogram_of_whole_days_spans_each_day_from_its_start():
+    """Order gaps of 0, 1 and 3 days: bars [0, 1), [1, 2) and [3, 4), so the axis starts at 0 (bars
+    centred on their day had started it at -4)."""
+    gaps = pd.DataFrame({"days": [0, 1, 3], "gaps": [5, 2, 1]})
+    chart = charts.histogram_chart(gaps, "days", "gaps", x_title="days between consecutive orders")
+    spec = chart.to_dict()
+    assert spec["encoding"]["x"]["bin"] == "binned" and spec["encoding"]["x2"]["field"] == "bin_end"
+    assert chart.data[["days", "bin_end", "gaps"]].values.tolist() == [[0, 1, 5], [1, 2, 2], [3, 4, 1]]
+    assert spec["encoding"]["x"]["title"] == "days between consecutive orders"
