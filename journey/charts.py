@@ -406,8 +406,8 @@ def bars_chart(df: pd.DataFrame, x: str, y: str, *, x_title: str | None = None, 
     return alt.Chart(df).mark_bar().encode(**enc).properties(height=height)
 
 
-def histogram_chart(df: pd.DataFrame, start: str, count: str, *, width: float = 1, x_title: str | None = None,
-                    y_title: str | None = None, height: int = 240) -> alt.Chart:
+def binned_bars_chart(df: pd.DataFrame, start: str, count: str, *, width: float = 1, x_title: str | None = None,
+                      y_title: str | None = None, height: int = 240) -> alt.Chart:
     """Bars of an already-binned distribution: each row counts the values in [``start``, ``start`` + ``width``).
 
     Each bar spans its bin, so the axis starts where the first bin does (bars centred on a quantitative

@@ -79,8 +79,8 @@ if view == "cohorts":
                    if s["median_days_between_orders"] == s["median_days_between_orders"] else "–")
     gaps = compute(order_gaps, log, stage_map=sm)
     if not gaps.empty:
-        st.altair_chart(charts.histogram_chart(gaps, "days", "gaps", x_title="days between consecutive orders",
-                                               y_title="orders"), use_container_width=True)
+        st.altair_chart(charts.binned_bars_chart(gaps, "days", "gaps", x_title="days between consecutive orders",
+                                                 y_title="orders"), use_container_width=True)
 
     with st.expander("Retention rate between two dates (the seed article's definition)"):
         first = log.run("SELECT min(ts) AS a, max(ts) AS b FROM {events}").iloc[0]

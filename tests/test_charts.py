@@ -62,7 +62,7 @@ def test_a_histogram_of_whole_days_spans_each_day_from_its_start():
     """Order gaps of 0, 1 and 3 days: bars [0, 1), [1, 2) and [3, 4), so the axis starts at 0 (bars
     centred on their day had started it at -4)."""
     gaps = pd.DataFrame({"days": [0, 1, 3], "gaps": [5, 2, 1]})
-    chart = charts.histogram_chart(gaps, "days", "gaps", x_title="days between consecutive orders")
+    chart = charts.binned_bars_chart(gaps, "days", "gaps", x_title="days between consecutive orders")
     spec = chart.to_dict()
     assert spec["encoding"]["x"]["bin"] == "binned" and spec["encoding"]["x2"]["field"] == "bin_end"
     assert chart.data[["days", "bin_end", "gaps"]].values.tolist() == [[0, 1, 5], [1, 2, 2], [3, 4, 1]]
