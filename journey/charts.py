@@ -397,9 +397,9 @@ def lifecycle_chart(df: pd.DataFrame, height: int = 280) -> alt.Chart:
 
 
 def bars_chart(df: pd.DataFrame, x: str, y: str, *, x_title: str | None = None, y_title: str | None = None,
-               color: str | None = None, height: int = 240, x_type: str = "O") -> alt.Chart:
-    """Plain vertical bars of an aggregate (order gaps, NPS answers per score…)."""
-    enc = dict(x=alt.X(f"{x}:{x_type}", title=x_title or x), y=alt.Y(f"{y}:Q", title=y_title or y),
+               color: str | None = None, height: int = 240) -> alt.Chart:
+    """Plain vertical bars of an aggregate per category (customer segments, NPS answers per score…)."""
+    enc = dict(x=alt.X(f"{x}:O", title=x_title or x), y=alt.Y(f"{y}:Q", title=y_title or y),
                tooltip=[x, alt.Tooltip(f"{y}:Q", format=",")])
     if color:
         enc["color"] = alt.Color(f"{color}:N", title=None)
